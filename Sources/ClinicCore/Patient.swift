@@ -1,0 +1,126 @@
+import Foundation
+
+/// Sex as recorded at registration.
+public enum Sex: String, Sendable, Codable, CaseIterable {
+    case female, male, other, unknown
+}
+
+/// Age groups as the CirCor and PhysioNet datasets use them, for patients without a birth date.
+public enum AgeGroup: String, Sendable, Codable, CaseIterable {
+    case neonate, infant, child, adolescent, adult, elderly
+}
+
+/// A registered patient. Deleting a patient sets `deleted` (a tombstone); rows are never removed.
+public struct Patient: Sendable, Equatable, Codable {
+    public var id: UUID
+    public var externalID: String?
+    public var givenName: String
+    public var familyName: String
+    public var sex: Sex?
+    public var birthDate: String?
+    public var ageGroup: AgeGroup?
+    public var notes: String?
+    public var createdAt: String
+    public var updatedAt: String
+    public var deleted: Bool
+
+    public init(
+        id: UUID, externalID: String? = nil, givenName: String, familyName: String,
+        sex: Sex? = nil, birthDate: String? = nil, ageGroup: AgeGroup? = nil, notes: String? = nil,
+        createdAt: String, updatedAt: String, deleted: Bool = false
+    ) {
+        self.id = id
+        self.externalID = externalID
+        self.givenName = givenName
+        self.familyName = familyName
+        self.sex = sex
+        self.birthDate = birthDate
+        self.ageGroup = ageGroup
+        self.notes = notes
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+        self.deleted = deleted
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case id, externalID = "external_id", givenName = "given_name", familyName = "family_name"
+        case sex, birthDate = "birth_date", ageGroup = "age_group", notes
+        case createdAt = "created_at", updatedAt = "updated_at", deleted
+    }
+
+    /// The columns of this record, in table order (`id` first).
+    public var fields: Fields {
+        [
+            ("id", .text(id.lowercased)),
+            ("external_id", FieldValue(externalID)),
+            ("given_name", .text(givenName)),
+            ("family_name", .text(familyName)),
+            ("sex", FieldValue(sex?.rawValue)),
+            ("birth_date", FieldValue(birthDate)),
+            ("age_group", FieldValue(ageGroup?.rawValue)),
+            ("notes", FieldValue(notes)),
+            ("created_at", .text(createdAt)),
+            ("updated_at", .text(updatedAt)),
+            ("deleted", FieldValue(deleted)),
+        ]
+    }
+}
+
+/// The editable fields of a patient, as typed by a user; `validated()` checks every one.
+public struct PatientInput: Sendable, Equatable {
+    public var externalID: String?
+    public var givenName: String?
+    public var familyName: String?
+    public var sex: String?
+    public var birthDate: String?
+    public var ageGroup: String?
+    public var notes: String?
+
+    public init(
+        externalID: String? = nil, givenName: String? = nil, familyName: String? = nil,
+        sex: String? = nil, birthDate: String? = nil, ageGroup: String? = nil, notes: String? = nil
+    ) {
+        self.externalID = externalID
+        self.givenName = givenName
+        self.familyName = familyName
+        self.sex = sex
+        self.birthDate = birthDate
+        self.ageGroup = ageGroup
+        self.notes = notes
+    }
+
+    /// Applies these inputs to `patient`. A nil input leaves a field as it is; an empty string
+    /// clears an optional field. Throws `ClinicError.invalidInput` naming the field.
+    public func apply(to patient: inout Patient) throws {
+        if let v = givenName { patient.givenName = try TextField.singleLine(v, field: "Given name") }
+        if let v = familyName { patient.familyName = try TextField.singleLine(v, field: "Family name") }
+        if let v = externalID {
+            patient.externalID = v.isEmpty ? nil : try TextField.singleLine(v, field: "External id", maxLength: 64)
+        }
+        if let v = sex {
+            if v.isEmpty { patient.sex = nil } else {
+                guard let s = Sex(rawValue: v.lowercased()) else {
+                    throw ClinicError.invalid("Sex must be one of: \(Sex.allCases.map(\.rawValue).joined(separator: ", ")).")
+                }
+                patient.sex = s
+            }
+        }
+        if let v = birthDate {
+            patient.birthDate = v.isEmpty ? nil : try CalendarDate.validate(v, field: "Birth date")
+        }
+        if let v = ageGroup {
+            if v.isEmpty { patient.ageGroup = nil } else {
+                guard let g = AgeGroup(rawValue: v.lowercased()) else {
+                    throw ClinicError.invalid("Age group must be one of: \(AgeGroup.allCases.map(\.rawValue).joined(separator: ", ")).")
+                }
+                patient.ageGroup = g
+            }
+        }
+        if let v = notes { patient.notes = v.isEmpty ? nil : try TextField.multiLine(v, field: "Notes") }
+    }
+}
+
+extension UUID {
+    /// The canonical text form used in the store and over sync: lowercase.
+    public var lowercased: String { uuidString.lowercased() }
+}

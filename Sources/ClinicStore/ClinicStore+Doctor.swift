@@ -1,0 +1,147 @@
+import ClinicCore
+import Foundation
+import GRDB
+
+/// What `clinic doctor` found.
+public struct DoctorReport: Sendable, Codable {
+    public var checks: [String]
+    public var problems: [String]
+    /// Staged files of interrupted imports that were cleaned up before checking.
+    public var recoveredImports: Int
+    public var clean: Bool { problems.isEmpty }
+}
+
+/// Counts and sizes for `clinic status`.
+public struct StoreStatus: Sendable, Codable {
+    public var site: String
+    public var deviceID: String
+    public var deviceName: String
+    public var patients: Int
+    public var deletedPatients: Int
+    public var recordings: Int
+    public var assessments: Int
+    public var changes: Int64
+    /// Changes not yet acknowledged by a server (all of them until sync exists).
+    public var pendingChanges: Int64
+    public var audioBytes: Int64
+    public var databaseBytes: Int64
+    public var store: String
+
+    enum CodingKeys: String, CodingKey {
+        case site, deviceID = "device_id", deviceName = "device_name", patients, deletedPatients = "deleted_patients"
+        case recordings, assessments, changes, pendingChanges = "pending_changes", audioBytes = "audio_bytes"
+        case databaseBytes = "database_bytes", store
+    }
+}
+
+extension ClinicStore {
+    public func status() throws -> StoreStatus {
+        let identity = try identity()
+        return try writer.read { db in
+            func count(_ sql: String) throws -> Int64 { try Int64.fetchOne(db, sql: sql) ?? 0 }
+            let dbBytes = try count("SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()")
+            return StoreStatus(
+                site: identity.site, deviceID: identity.deviceID, deviceName: identity.deviceName,
+                patients: Int(try count("SELECT COUNT(*) FROM patients WHERE deleted = 0")),
+                deletedPatients: Int(try count("SELECT COUNT(*) FROM patients WHERE deleted = 1")),
+                recordings: Int(try count("SELECT COUNT(*) FROM recordings WHERE deleted = 0")),
+                assessments: Int(try count("SELECT COUNT(*) FROM assessments")),
+                changes: try count("SELECT COUNT(*) FROM change_log"),
+                pendingChanges: try count("SELECT COUNT(*) FROM change_log"),
+                audioBytes: try count("SELECT COALESCE(SUM(size), 0) FROM (SELECT DISTINCT audio_sha256, audio_size AS size FROM recordings)"),
+                databaseBytes: dbBytes, store: directory?.path ?? ":memory:")
+        }
+    }
+
+    /// Checks the store: SQLite integrity, foreign keys, the full-text index, every audio file
+    /// present with the right hash and size, no orphan or stray files, and the change log
+    /// replaying to exactly the rows in the tables. Interrupted imports are cleaned up first.
+    public func doctor() throws -> DoctorReport {
+        let recovered = try recoverInterruptedImports()
+        var checks: [String] = []
+        var problems: [String] = []
+
+        try writer.read { db in
+            let integrity = try String.fetchAll(db, sql: "PRAGMA integrity_check")
+            checks.append("database integrity")
+            if integrity != ["ok"] { problems += integrity.prefix(20).map { "database: \($0)" } }
+
+            checks.append("foreign keys")
+            let fk = try Row.fetchAll(db, sql: "PRAGMA foreign_key_check")
+            for row in fk.prefix(20) { problems.append("foreign key: a row of \(row[0] as String) points to a missing \(row[2] as String) row") }
+        }
+        checks.append("full-text index")
+        do {
+            try writer.write { db in try db.execute(sql: "INSERT INTO patients_fts(patients_fts, rank) VALUES ('integrity-check', 1)") }
+        } catch {
+            problems.append("the patient search index does not match the patients table")
+        }
+
+        checks.append("audio files")
+        let recordings = try writer.read { db in try Row.fetchAll(db, sql: "SELECT id, audio_sha256, audio_size FROM recordings") }
+        var referenced = Set<String>()
+        for row in recordings {
+            let id: String = row["id"], sha: String = row["audio_sha256"], size: Int64 = row["audio_size"]
+            referenced.insert(sha)
+            let path = blobs.path(for: sha).path
+            guard let data = FileManager.default.contents(atPath: path) else {
+                problems.append("recording \(id): its audio file is missing")
+                continue
+            }
+            if Int64(data.count) != size { problems.append("recording \(id): its audio file has \(data.count) bytes, expected \(size)") }
+            else if sha256Hex([UInt8](data)) != sha { problems.append("recording \(id): its audio file is corrupt (hash mismatch)") }
+        }
+        checks.append("orphan files")
+        for (url, name) in blobs.allAudioFiles() where !referenced.contains(name) {
+            problems.append("audio file \(url.lastPathComponent) belongs to no recording")
+        }
+        for (url, _) in blobs.staged() { problems.append("stray temporary file \(url.lastPathComponent)") }
+
+        checks.append("change log")
+        problems += try changeLogProblems()
+        return DoctorReport(checks: checks, problems: problems, recoveredImports: recovered)
+    }
+
+    /// Replays the change log and compares the result with the tables.
+    func changeLogProblems() throws -> [String] {
+        var problems: [String] = []
+        try writer.read { db in
+            for (entity, table) in [(EntityKind.patient, "patients"), (.recording, "recordings"), (.assessment, "assessments")] {
+                var replayed: [String: [String: FieldValue]] = [:]
+                let entries = try Row.fetchCursor(db, sql: "SELECT * FROM change_log WHERE entity = ? ORDER BY seq", arguments: [entity.rawValue])
+                while let row = try entries.next() {
+                    let change = try Self.change(from: row)
+                    let id = change.entityID.lowercased
+                    if change.operation == .insert {
+                        if replayed[id] != nil { problems.append("change log: \(entity.rawValue) \(id) is inserted twice") }
+                        replayed[id] = change.fields
+                    } else if replayed[id] == nil {
+                        problems.append("change log: \(entity.rawValue) \(id) is changed before it is inserted")
+                    } else {
+                        replayed[id]!.merge(change.fields) { $1 }
+                    }
+                }
+                let rows = try Row.fetchCursor(db, sql: "SELECT * FROM \(table)")
+                var seen = Set<String>()
+                while let row = try rows.next() {
+                    let id: String = row["id"]
+                    seen.insert(id)
+                    guard let fields = replayed[id] else {
+                        problems.append("change log: \(entity.rawValue) \(id) has no change-log entry")
+                        continue
+                    }
+                    for column in row.columnNames {
+                        let actual = FieldValue(row[column] as DatabaseValue)
+                        if !(fields[column] ?? .null).sameValue(as: actual) {
+                            problems.append("change log: \(entity.rawValue) \(id) field \(column) differs from its log")
+                        }
+                    }
+                }
+                for id in replayed.keys where !seen.contains(id) {
+                    problems.append("change log: \(entity.rawValue) \(id) is logged but missing from the table")
+                }
+            }
+        }
+        return problems
+    }
+}

@@ -1,0 +1,173 @@
+import ClinicCore
+import Foundation
+import GRDB
+
+/// What the caller knows of a recording to store; the store assigns its id and creation time.
+public struct NewRecording: Sendable {
+    public var patientID: UUID
+    public var location: AuscultationLocation
+    public var recordedAt: Date
+    public var operatorName: String?
+    public var device: String?
+    public var originalFilename: String
+    public var originalFormat: String
+    public var originalSHA256: String
+    public var originalSize: Int64
+    public var sampleRate: Int
+    public var channels: Int
+    public var frames: Int64
+    /// The bytes to keep and their format and SHA-256.
+    public var audio: [UInt8]
+    public var audioFormat: String
+    public var audioSHA256: String
+    /// SHA-256 of the decoded samples, for duplicate detection across containers.
+    public var samplesSHA256: String
+
+    public init(patientID: UUID, location: AuscultationLocation, recordedAt: Date, operatorName: String?, device: String?,
+                originalFilename: String, originalFormat: String, originalSHA256: String, originalSize: Int64,
+                sampleRate: Int, channels: Int, frames: Int64, audio: [UInt8], audioFormat: String, audioSHA256: String, samplesSHA256: String) {
+        self.patientID = patientID
+        self.location = location
+        self.recordedAt = recordedAt
+        self.operatorName = operatorName
+        self.device = device
+        self.originalFilename = originalFilename
+        self.originalFormat = originalFormat
+        self.originalSHA256 = originalSHA256
+        self.originalSize = originalSize
+        self.sampleRate = sampleRate
+        self.channels = channels
+        self.frames = frames
+        self.audio = audio
+        self.audioFormat = audioFormat
+        self.audioSHA256 = audioSHA256
+        self.samplesSHA256 = samplesSHA256
+    }
+}
+
+extension ClinicStore {
+    /// Stores a recording and its audio. The audio file is written, fsynced and linked into
+    /// place before the row that points to it commits; a crash at any moment leaves the whole
+    /// recording or nothing (after `recoverInterruptedImports`). The same audio for the same
+    /// patient is refused (naming the existing recording) unless `allowDuplicate`.
+    @discardableResult
+    public func addRecording(_ new: NewRecording, allowDuplicate: Bool = false) throws -> Recording {
+        let operatorName = try new.operatorName.map { try TextField.singleLine($0, field: "Operator") }
+        let device = try new.device.map { try TextField.singleLine($0, field: "Device") }
+        let filename = try TextField.singleLine(new.originalFilename, field: "File name", maxLength: 255)
+        guard BlobStore.isValidName(new.audioSHA256) else { throw ClinicError.invalid("The audio hash is malformed.") }
+
+        // Check before writing any file, so refused input leaves the store exactly as it was.
+        try writer.read { db in try checkCanAdd(db, new, allowDuplicate: allowDuplicate) }
+
+        let recording = Recording(
+            id: environment.uuid(), patientID: new.patientID, location: new.location,
+            recordedAt: Timestamp.format(new.recordedAt), operatorName: operatorName, device: device,
+            originalFilename: filename, originalFormat: new.originalFormat, originalSHA256: new.originalSHA256,
+            originalSize: new.originalSize, storedFormat: new.audioFormat, sampleRate: new.sampleRate,
+            channels: new.channels, frames: new.frames, duration: Double(new.frames) / Double(new.sampleRate),
+            audioSHA256: new.audioSHA256, audioSize: Int64(new.audio.count), samplesSHA256: new.samplesSHA256,
+            createdAt: Timestamp.format(environment.now()))
+
+        let staged = try blobs.stage(new.audio, sha256: new.audioSHA256, token: recording.id.lowercased)
+        FaultInjection.point("after-stage")
+        try writer.write { db in
+            try checkCanAdd(db, new, allowDuplicate: allowDuplicate)
+            try db.insert("recordings", recording.fields)
+            try recordChange(db, entity: .recording, id: recording.id, operation: .insert, fields: recording.fields)
+            FaultInjection.point("before-publish")
+            try blobs.publish(staged: staged, sha256: new.audioSHA256)
+            FaultInjection.point("before-commit")
+        }
+        FaultInjection.point("after-commit")
+        unlink(staged.path)
+        return recording
+    }
+
+    private func checkCanAdd(_ db: Database, _ new: NewRecording, allowDuplicate: Bool) throws {
+        let patient = try Self.patient(db, id: new.patientID)
+        guard !patient.deleted else {
+            throw ClinicError(.notFound, "Patient \(patient.id.lowercased) was deleted; recordings cannot be added.")
+        }
+        guard !allowDuplicate else { return }
+        if let existing = try String.fetchOne(db, sql: """
+            SELECT id FROM recordings
+            WHERE patient_id = ? AND deleted = 0 AND (samples_sha256 = ? OR original_sha256 = ?)
+            ORDER BY created_at LIMIT 1
+            """, arguments: [new.patientID.lowercased, new.samplesSHA256, new.originalSHA256]) {
+            throw ClinicError(.duplicate, "This audio is already stored for this patient as recording \(existing). Nothing was added. To store it again anyway, pass --allow-duplicate.")
+        }
+    }
+
+    public func recording(_ id: UUID) throws -> Recording {
+        try writer.read { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM recordings WHERE id = ?", arguments: [id.lowercased]) else {
+                throw ClinicError(.notFound, "No recording with id \(id.lowercased). See `clinic recording list`.")
+            }
+            return try Recording(row: row)
+        }
+    }
+
+    public func resolveRecordingID(_ text: String) throws -> UUID {
+        try resolveID(text, table: "recordings", noun: "recording", hint: "clinic recording list")
+    }
+
+    /// Recordings, newest first; of one patient if given.
+    public func recordings(patientID: UUID? = nil, includeDeleted: Bool = false, limit: Int? = nil) throws -> [Recording] {
+        try writer.read { db in
+            var conditions: [String] = []
+            var arguments: StatementArguments = []
+            if let patientID { conditions.append("patient_id = ?"); arguments += [patientID.lowercased] }
+            if !includeDeleted { conditions.append("deleted = 0") }
+            var sql = "SELECT * FROM recordings"
+            if !conditions.isEmpty { sql += " WHERE " + conditions.joined(separator: " AND ") }
+            sql += " ORDER BY recorded_at DESC, id"
+            if let limit, limit > 0 { sql += " LIMIT \(limit)" }
+            return try Row.fetchAll(db, sql: sql, arguments: arguments).map(Recording.init(row:))
+        }
+    }
+
+    /// The stored audio bytes of a recording, checked against its SHA-256.
+    public func audio(of recording: Recording) throws -> [UInt8] {
+        try blobs.read(sha256: recording.audioSHA256)
+    }
+
+    /// Finishes or undoes imports that a crash interrupted: a staged file whose audio no
+    /// recording references is removed together with its linked copy. Runs under the write lock
+    /// whenever the store is opened. Returns how many staged files were cleaned up.
+    @discardableResult
+    public func recoverInterruptedImports() throws -> Int {
+        let staged = blobs.staged()
+        guard !staged.isEmpty else { return 0 }
+        for (url, sha) in staged {
+            let referenced = BlobStore.isValidName(sha)
+                ? try writer.read { db in
+                    try Bool.fetchOne(db, sql: "SELECT EXISTS(SELECT 1 FROM recordings WHERE audio_sha256 = ?)", arguments: [sha]) ?? false
+                }
+                : true
+            if !referenced {
+                let published = blobs.path(for: sha)
+                // Only remove the published copy if it is this staged file (same inode).
+                if let a = try? FileManager.default.attributesOfItem(atPath: url.path)[.systemFileNumber] as? NSNumber,
+                   let b = try? FileManager.default.attributesOfItem(atPath: published.path)[.systemFileNumber] as? NSNumber,
+                   a == b {
+                    unlink(published.path)
+                    BlobStore.fsyncDirectory(published.deletingLastPathComponent())
+                }
+            }
+            unlink(url.path)
+        }
+        BlobStore.fsyncDirectory(blobs.tmpDirectory)
+        return staged.count
+    }
+}
+
+/// Named crash points for the crash-safety test: when `CLINIC_FAULT_POINT` names a point, the
+/// process kills itself there with SIGKILL, as a power cut would. Unset in normal use.
+enum FaultInjection {
+    static let armed = ProcessInfo.processInfo.environment["CLINIC_FAULT_POINT"]
+
+    static func point(_ name: String) {
+        if armed == name { kill(getpid(), SIGKILL) }
+    }
+}

@@ -1,0 +1,76 @@
+import ArgumentParser
+import ClinicAudio
+import ClinicCore
+import Foundation
+
+@main
+struct Clinic: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "clinic",
+        abstract: "An offline-first record store for heart-sound recordings in field clinics.",
+        discussion: """
+            The store lives in --store DIR, else $CLINIC_STORE, else ~/.clinic.
+            Exit codes: 0 success; 3 invalid input; 4 not found; 5 duplicate; 6 store problem; \
+            7 integrity problem (doctor); 8 file I/O error; 64 usage error; 1 other failure.
+            """,
+        version: "0.1.0",
+        subcommands: [
+            Init.self, PatientCommand.self, AddRecording.self, RecordingCommand.self,
+            Log.self, Status.self, Doctor.self,
+        ]
+    )
+
+    /// Runs the command; maps errors to the documented exit codes. Error messages never carry patient data.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch let error as ClinicError {
+            fail(error)
+        } catch let error as AudioError {
+            fail(error.clinicError)
+        } catch {
+            exit(withError: error)
+        }
+    }
+
+    static func fail(_ error: ClinicError) -> Never {
+        FileHandle.standardError.write(Data("error: \(error.message)\n".utf8))
+        Foundation.exit(error.exitCode)
+    }
+}
+
+/// Where the store is: `--store`, else `CLINIC_STORE`, else `~/.clinic`.
+struct StoreOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("The store directory.", valueName: "dir"))
+    var store: String?
+
+    var url: URL {
+        let path = store ?? ProcessInfo.processInfo.environment["CLINIC_STORE"]
+        guard let path, !path.isEmpty else {
+            return FileManager.default.homeDirectoryForCurrentUser.appending(path: ".clinic")
+        }
+        return URL(fileURLWithPath: (path as NSString).expandingTildeInPath)
+    }
+}
+
+struct JSONFlag: ParsableArguments {
+    @Flag(name: .long, help: "Print JSON for scripts.")
+    var json = false
+}
+
+enum Output {
+    static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        return encoder
+    }()
+
+    static func json(_ value: some Encodable) throws {
+        print(String(decoding: try encoder.encode(value), as: UTF8.self))
+    }
+
+    static func note(_ text: String) {
+        FileHandle.standardError.write(Data((text + "\n").utf8))
+    }
+}
