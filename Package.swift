@@ -62,7 +62,7 @@ let package = Package(
             name: "ClinicStoreTests",
             dependencies: ["ClinicStore", "ClinicAudio", .product(name: "GRDB", package: "GRDB.swift")]
         ),
-        .testTarget(name: "ClinicCLITests", dependencies: ["ClinicCore"]),
+        .testTarget(name: "ClinicCLITests", dependencies: ["ClinicCore", "ClinicAudio"]),
     ],
     swiftLanguageModes: [.v6]
 )

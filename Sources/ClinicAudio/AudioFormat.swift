@@ -1,4 +1,4 @@
-import CSndfile
+internal import CSndfile
 
 /// A libsndfile format code described as `container/encoding`, e.g. `wav/pcm16`.
 public struct AudioFormat: Sendable, Equatable, CustomStringConvertible {

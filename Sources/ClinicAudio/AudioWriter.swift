@@ -1,4 +1,4 @@
-import CSndfile
+internal import CSndfile
 import Foundation
 
 /// File formats clinic writes: exports, and synthetic audio for tests and benchmarks.

@@ -1,4 +1,4 @@
-import CSndfile
+internal import CSndfile
 import Foundation
 
 /// A growable in-memory file for libsndfile's virtual I/O, so audio can be decoded from and

@@ -1,4 +1,4 @@
-import CSndfile
+internal import CSndfile
 import Foundation
 
 /// An open libsndfile handle, over memory or a file path. Closed on deinit.

@@ -82,12 +82,15 @@ public final class ClinicStore: @unchecked Sendable {
         config.foreignKeysEnabled = true
         config.busyMode = .timeout(10)
         config.prepareDatabase { db in
-            // Durability over speed: a committed record survives power loss.
+            // WAL lets readers in other processes proceed while one writes. Durability over
+            // speed: with synchronous FULL a committed record survives power loss.
+            // (A single connection: GRDB's DatabasePool would write to the file on every open.)
+            try db.execute(sql: "PRAGMA journal_mode = WAL")
             try db.execute(sql: "PRAGMA synchronous = FULL")
         }
-        let pool: DatabasePool
+        let pool: DatabaseQueue
         do {
-            pool = try DatabasePool(path: dbURL.path, configuration: config)
+            pool = try DatabaseQueue(path: dbURL.path, configuration: config)
         } catch {
             close(lockFD)
             throw ClinicError(.store, "Cannot open the store database at \(dbURL.path): \(Self.describe(error)).")
