@@ -6,7 +6,7 @@ extension ClinicStore {
     /// Appends one change-log entry inside the caller's transaction. Issues the next hybrid
     /// logical clock timestamp for this device and persists it, so timestamps only ever grow.
     func recordChange(_ db: Database, entity: EntityKind, id: UUID, operation: ChangeOperation, fields: Fields) throws {
-        let identity = try Self.identity(db)
+        let deviceID = try cachedDeviceID(db)
         let last = try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'hlc'").flatMap(HLCTimestamp.init)
         let wall = Int64((environment.now().timeIntervalSince1970 * 1000).rounded(.down))
         let hlc = HLCTimestamp.next(after: last, wallMilliseconds: wall)
@@ -21,7 +21,7 @@ extension ClinicStore {
                 VALUES (?, ?, ?, ?, ?, ?, ?)
                 """,
             arguments: [environment.uuid().lowercased, entity.rawValue, id.lowercased, operation.rawValue, json,
-                        hlc.description, identity.deviceID])
+                        hlc.description, deviceID])
     }
 
     static let jsonEncoder: JSONEncoder = {

@@ -126,3 +126,18 @@ extension ClinicStore {
             .joined(separator: " ")
     }
 }
+
+extension ClinicStore {
+    /// Patients whose names or external id contain `text` anywhere, by scanning the table:
+    /// the baseline the benchmark compares the full-text search with.
+    public func patientsByScan(containing text: String, limit: Int) throws -> [Patient] {
+        try writer.read { db in
+            let pattern = "%" + text.replacingOccurrences(of: "%", with: "") + "%"
+            return try Row.fetchAll(db, sql: """
+                SELECT * FROM patients WHERE deleted = 0
+                AND (given_name LIKE ? OR family_name LIKE ? OR external_id LIKE ?)
+                ORDER BY family_name COLLATE NOCASE, given_name COLLATE NOCASE, id LIMIT ?
+                """, arguments: [pattern, pattern, pattern, limit]).map(Patient.init(row:))
+        }
+    }
+}

@@ -1,6 +1,7 @@
 import ClinicCore
 import Foundation
 import GRDB
+import Synchronization
 
 /// The local store: one SQLite database and a directory of content-addressed audio files.
 /// This type owns the database; its writer never escapes (GUIDE habit 1). Every write to a
@@ -20,6 +21,8 @@ public final class ClinicStore: @unchecked Sendable {
     let blobs: BlobStore
     let environment: Environment
     private var lockFD: Int32 = -1
+    /// This device's id, read once: it never changes after `clinic init`.
+    private let deviceID = Mutex<String?>(nil)
 
     /// The file name of the database inside a store directory.
     public static let databaseName = "clinic.sqlite"
@@ -171,6 +174,13 @@ public final class ClinicStore: @unchecked Sendable {
 
     public func identity() throws -> Identity {
         try writer.read { db in try Self.identity(db) }
+    }
+
+    func cachedDeviceID(_ db: Database) throws -> String {
+        if let id = deviceID.withLock({ $0 }) { return id }
+        let id = try Self.identity(db).deviceID
+        deviceID.withLock { $0 = id }
+        return id
     }
 
     static func identity(_ db: Database) throws -> Identity {
