@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# The README's first command: install what is needed, build, install `clinic`, create a store
+# (in $CLINIC_STORE, else ~/.clinic) and import the sample recordings. Safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/install-deps.sh
+
+echo "== Building clinic (release)"
+swift build -c release --product clinic 2>&1 | grep -E "error|warning: |Compiling|Build complete" | grep -v "^\[" || true
+bin="$(swift build -c release --show-bin-path)/clinic"
+[ -x "$bin" ] || { echo "error: the build did not produce $bin" >&2; exit 1; }
+
+prefix="${PREFIX:-}"
+if [ -z "$prefix" ]; then
+  if [ "$(id -u)" -eq 0 ]; then prefix=/usr/local; else prefix="$HOME/.local"; fi
+fi
+install -d "$prefix/bin"
+install -m 755 "$bin" "$prefix/bin/clinic"
+echo "== Installed $prefix/bin/clinic"
+case ":$PATH:" in *":$prefix/bin:"*) ;; *) echo "   (add $prefix/bin to your PATH)";; esac
+clinic="$prefix/bin/clinic"
+
+store="${CLINIC_STORE:-$HOME/.clinic}"
+export CLINIC_STORE="$store"
+if [ ! -f "$store/clinic.sqlite" ]; then
+  "$clinic" init --site "Demo clinic" --device-name "$(hostname)"
+fi
+
+# Demo patients (registered once, found again by external id) and their sample recordings.
+demo_patient() { # external-id given family sex age-group
+  local id
+  id=$("$clinic" patient list --search "$1" 2>/dev/null | awk 'NR==1 {print $1}')
+  if [ -z "$id" ]; then
+    id=$("$clinic" patient add --external-id "$1" --given-name "$2" --family-name "$3" --sex "$4" --age-group "$5")
+  fi
+  echo "$id"
+}
+import_sample() { # patient location file
+  local rc=0
+  "$clinic" add-recording --patient "$1" --location "$2" --operator "Demo nurse" "$3" >/dev/null || rc=$?
+  case $rc in
+    0) echo "   imported $(basename "$3")";;
+    5) echo "   $(basename "$3") is already in the store";;
+    *) exit $rc;;
+  esac
+}
+echo "== Importing the sample recordings into $store"
+p1=$(demo_patient DEMO-0001 Demo "Patient One" male child)
+p2=$(demo_patient DEMO-0002 Demo "Patient Two" female child)
+p3=$(demo_patient DEMO-0003 Demo "Patient Three" female child)
+p4=$(demo_patient DEMO-0004 Demo "Patient Four" unknown adult)
+import_sample "$p1" AV Samples/circor2022_13918_AV.flac
+import_sample "$p1" PV Samples/circor2022_13918_PV.flac
+import_sample "$p2" AV Samples/circor2022_31737_AV.flac
+import_sample "$p3" TV Samples/circor2022_68318_TV.flac
+import_sample "$p4" other Samples/physionet2016_b0001.flac
+
+echo "== Status"
+"$clinic" status
+"$clinic" doctor | tail -n 1
+echo
+echo "Done. Try: clinic patient list    clinic recording list    clinic --help"
