@@ -36,12 +36,12 @@ demo_patient() { # external-id given family sex age-group
   echo "$id"
 }
 import_sample() { # patient location file
-  local rc=0
-  "$clinic" add-recording --patient "$1" --location "$2" --operator "Demo nurse" "$3" >/dev/null || rc=$?
+  local rc=0 said
+  said=$("$clinic" add-recording --patient "$1" --location "$2" --operator "Demo nurse" "$3" 2>&1 >/dev/null) || rc=$?
   case $rc in
-    0) echo "   imported $(basename "$3")";;
+    0) echo "   $(basename "$3"): ${said#Stored }";;
     5) echo "   $(basename "$3") is already in the store";;
-    *) exit $rc;;
+    *) echo "$said" >&2; exit $rc;;
   esac
 }
 echo "== Importing the sample recordings into $store"
