@@ -80,7 +80,7 @@ for (i, path) in inputs.enumerated() {
     copyTimes.append(try time {
         let data = try Data(contentsOf: URL(fileURLWithPath: path))
         let out = work.appending(path: "copy\(i)").path
-        FileManager.default.createFile(atPath: out, contents: data)
+        _ = FileManager.default.createFile(atPath: out, contents: data)
         let fd = open(out, O_RDONLY); fsync(fd); close(fd)
     })
 }

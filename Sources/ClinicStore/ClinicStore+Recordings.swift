@@ -100,12 +100,14 @@ extension ClinicStore {
     }
 
     public func recording(_ id: UUID) throws -> Recording {
-        try writer.read { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM recordings WHERE id = ?", arguments: [id.lowercased]) else {
-                throw ClinicError(.notFound, "No recording with id \(id.lowercased). See `clinic recording list`.")
-            }
-            return try Recording(row: row)
+        try writer.read { db in try recording(db, id: id) }
+    }
+
+    func recording(_ db: Database, id: UUID) throws -> Recording {
+        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM recordings WHERE id = ?", arguments: [id.lowercased]) else {
+            throw ClinicError(.notFound, "No recording with id \(id.lowercased). See `clinic recording list`.")
         }
+        return try Recording(row: row)
     }
 
     public func resolveRecordingID(_ text: String) throws -> UUID {

@@ -79,6 +79,14 @@ import Testing
         }
         let doctor = try clinic(["doctor"], store: store)
         #expect(doctor.status == 0, "\(doctor.stdout)")
+
+        // init refuses hostile site and device names and creates nothing.
+        for args in [["--site", "a\u{1B}[1mb"], ["--device-name", String(repeating: "d", count: 10_000)]] {
+            let fresh = work.appending(path: "store-\(UUID().uuidString)")
+            let r = try clinic(["init"] + args, store: fresh)
+            #expect(r.status == 3, "\(args.prefix(1))")
+            #expect(!FileManager.default.fileExists(atPath: fresh.path))
+        }
     }
 
     @Test func sqlAndHostileTextIsStoredAsTyped() throws {

@@ -108,3 +108,24 @@ import Testing
         #expect(s.audioBytes == r.audioSize && s.databaseBytes > 0 && s.site == "Test site")
     }
 }
+
+@Suite struct AssessmentStoreTests {
+    @Test(arguments: StoreKind.allCases)
+    func addAssessmentAppendsRowAndChange(_ kind: StoreKind) throws {
+        let (store, dir) = try makeStore(kind); defer { cleanup(dir) }
+        let p = try store.addPatient(PatientInput(givenName: "A", familyName: "B"))
+        let r = try store.addRecording(try newRecording(samplesDirectory.appending(path: "physionet2016_b0001.flac").path, patient: p.id))
+        let a = try store.addAssessment(recordingID: r.id, kind: "quality", model: "qaqc", modelVersion: "1",
+                                        result: ["grade": .text("good"), "confidence": .real(0.91)])
+        #expect(try store.assessments(recordingID: r.id) == [a])
+        let c = try store.changes().last!
+        #expect(c.entity == .assessment && c.operation == .insert && c.entityID == a.id)
+        #expect(c.fields["recording_id"] == .text(r.id.lowercased) && c.fields["result"] == .text(a.result))
+        #expect(a.result == #"{"confidence":0.91,"grade":"good"}"#)
+        #expect(throws: ClinicError.self) {
+            try store.addAssessment(recordingID: UUID(), kind: "quality", model: "m", modelVersion: "1", result: [:])
+        }
+        #expect(try store.changes().count == 3)
+        #expect(try store.doctor().clean)
+    }
+}

@@ -1,0 +1,37 @@
+import ClinicCore
+import Foundation
+import GRDB
+
+extension ClinicStore {
+    /// Appends an assessment of a recording (assessments are never changed, only added).
+    @discardableResult
+    public func addAssessment(recordingID: UUID, kind: String, model: String, modelVersion: String,
+                              result: [String: FieldValue]) throws -> Assessment {
+        let kind = try TextField.singleLine(kind, field: "Assessment kind", maxLength: 64)
+        let model = try TextField.singleLine(model, field: "Model", maxLength: 128)
+        let modelVersion = try TextField.singleLine(modelVersion, field: "Model version", maxLength: 64)
+        let json = String(decoding: try Self.jsonEncoder.encode(result), as: UTF8.self)
+        let assessment = Assessment(id: environment.uuid(), recordingID: recordingID, kind: kind, model: model,
+                                    modelVersion: modelVersion, result: json, createdAt: Timestamp.format(environment.now()))
+        try writer.write { db in
+            _ = try recording(db, id: recordingID)
+            try db.insert("assessments", assessment.fields)
+            try recordChange(db, entity: .assessment, id: assessment.id, operation: .insert, fields: assessment.fields)
+        }
+        return assessment
+    }
+
+    /// A recording's assessments, oldest first.
+    public func assessments(recordingID: UUID) throws -> [Assessment] {
+        try writer.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM assessments WHERE recording_id = ? ORDER BY created_at, id",
+                             arguments: [recordingID.lowercased]).map { row in
+                guard let id = UUID(uuidString: row["id"]), let rid = UUID(uuidString: row["recording_id"]) else {
+                    throw ClinicError(.integrity, "An assessment row is malformed. Run `clinic doctor`.")
+                }
+                return Assessment(id: id, recordingID: rid, kind: row["kind"], model: row["model"],
+                                  modelVersion: row["model_version"], result: row["result"], createdAt: row["created_at"])
+            }
+        }
+    }
+}
