@@ -9,11 +9,18 @@ let package = Package(
         .library(name: "ClinicCore", targets: ["ClinicCore"]),
         .library(name: "ClinicStore", targets: ["ClinicStore"]),
         .library(name: "ClinicAudio", targets: ["ClinicAudio"]),
+        .library(name: "ClinicSync", targets: ["ClinicSync"]),
+        .library(name: "ClinicServer", targets: ["ClinicServer"]),
+        .executable(name: "clinic-server", targets: ["clinic-server"]),
     ],
     dependencies: [
         .package(url: "https://github.com/groue/GRDB.swift", exact: "7.10.0"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
     ],
     targets: [
         // C libraries: module map + shim header, nothing else.
@@ -33,6 +40,31 @@ let package = Package(
             name: "ClinicStore",
             dependencies: ["ClinicCore", .product(name: "GRDB", package: "GRDB.swift")],
             plugins: ["EmbedMigrations"]
+        ),
+
+        // The sync protocol's types and the merge rules, shared by the client and the server.
+        .target(name: "ClinicSync", dependencies: ["ClinicCore"]),
+
+        // The central server as a library (buildApplication), with SQLite and PostgreSQL backends.
+        // The field CLI must not link it.
+        .target(
+            name: "ClinicServer",
+            dependencies: [
+                "ClinicCore", "ClinicSync",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            plugins: ["EmbedMigrations"]
+        ),
+        .executableTarget(
+            name: "clinic-server",
+            dependencies: ["ClinicServer", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
 
         // The field CLI: thin commands that call the libraries.
@@ -63,6 +95,14 @@ let package = Package(
             dependencies: ["ClinicStore", "ClinicAudio", .product(name: "GRDB", package: "GRDB.swift")]
         ),
         .testTarget(name: "ClinicCLITests", dependencies: ["ClinicCore", "ClinicAudio"]),
+        .testTarget(name: "ClinicSyncTests", dependencies: ["ClinicSync"]),
+        .testTarget(
+            name: "ClinicServerTests",
+            dependencies: [
+                "ClinicServer", "ClinicSync",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

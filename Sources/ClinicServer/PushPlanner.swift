@@ -1,0 +1,112 @@
+import ClinicCore
+import ClinicSync
+import Foundation
+
+/// A record a push touches, as the backend loaded it.
+struct RecordKey: Hashable, Sendable {
+    var entity: EntityKind
+    var id: String
+}
+
+struct StoredRecord: Sendable {
+    var siteID: String
+    var state: RecordState
+}
+
+struct StoredReceipt: Sendable {
+    var changeID: String
+    var outcome: PushOutcome
+    var reason: String?
+    var serverSeq: Int64?
+
+    func result(seq: Int64) -> PushResult {
+        PushResult(seq: seq, changeID: changeID, outcome: outcome, reason: reason, serverSeq: serverSeq)
+    }
+}
+
+/// What the backend does for one pushed entry, in order, inside one transaction.
+enum PushStep: Sendable {
+    /// Answer as before (a replayed entry).
+    case replay(PushResult)
+    /// The same entry twice in one batch: answer as the step at `index` was answered.
+    case sameAs(index: Int)
+    /// Refuse, remembering the answer for replays when `store` is true.
+    case reject(PushResult, store: Bool)
+    /// Append to the site's feed, save the merged record and any conflicts, remember the answer.
+    case accept(entry: PushEntry, outcome: PushOutcome, record: RecordKey, state: RecordState, isNew: Bool, conflicts: [Conflict])
+}
+
+/// Plans a push from what the backend loaded. Pure: the same on every backend, so SQLite and
+/// PostgreSQL behave alike.
+enum PushPlanner {
+    /// The records to load for `entries`: each entry's record and the parent it points to.
+    static func recordKeys(_ entries: [PushEntry]) -> Set<RecordKey> {
+        var keys = Set<RecordKey>()
+        for entry in entries {
+            let c = entry.change
+            keys.insert(RecordKey(entity: c.entity, id: c.entityID.lowercased))
+            if let parent = parent(of: c) { keys.insert(parent) }
+        }
+        return keys
+    }
+
+    static func parent(of change: Change) -> RecordKey? {
+        switch change.entity {
+        case .recording: change.fields["patient_id"]?.text.map { RecordKey(entity: .patient, id: $0) }
+        case .assessment: change.fields["recording_id"]?.text.map { RecordKey(entity: .recording, id: $0) }
+        case .patient: nil
+        }
+    }
+
+    static func plan(_ entries: [PushEntry], device: DeviceRecord, receipts: [Int64: StoredReceipt],
+                     records loaded: [RecordKey: StoredRecord]) -> [PushStep] {
+        var records = loaded
+        var seen: [Int64: (changeID: String, index: Int)] = [:]
+        var steps: [PushStep] = []
+        for (index, entry) in entries.enumerated() {
+            let c = entry.change
+            let changeID = c.changeID.lowercased
+            func reject(_ reason: String, store: Bool = true) -> PushStep {
+                .reject(PushResult(seq: c.sequence, changeID: changeID, outcome: .rejected, reason: reason), store: store)
+            }
+            if let earlier = receipts[c.sequence] {
+                steps.append(earlier.changeID == changeID
+                    ? .replay(earlier.result(seq: c.sequence))
+                    : reject("sequence number \(c.sequence) was already used by another change", store: false))
+                continue
+            }
+            if let earlier = seen[c.sequence] {
+                steps.append(earlier.changeID == changeID ? .sameAs(index: earlier.index)
+                    : reject("sequence number \(c.sequence) appears twice in this batch", store: false))
+                continue
+            }
+            seen[c.sequence] = (changeID, index)
+            guard c.sequence > 0 else { steps.append(reject("seq must be positive", store: false)); continue }
+            guard c.deviceID == device.id else {
+                steps.append(reject("a device pushes only its own changes (device_id differs from the token's device)", store: false))
+                continue
+            }
+            let key = RecordKey(entity: c.entity, id: c.entityID.lowercased)
+            let current = records[key]
+            if let current, current.siteID != device.siteID {
+                steps.append(reject("this \(c.entity.rawValue) belongs to another site"))
+                continue
+            }
+            if current == nil, let parentKey = parent(of: c) {
+                guard let parent = records[parentKey], parent.siteID == device.siteID else {
+                    steps.append(reject("its \(parentKey.entity.rawValue) is not known at this site; push that first"))
+                    continue
+                }
+            }
+            do {
+                let merged = try MergeRules.merge(entry, into: current?.state)
+                records[key] = StoredRecord(siteID: device.siteID, state: merged.state)
+                steps.append(.accept(entry: entry, outcome: merged.outcome, record: key, state: merged.state,
+                                     isNew: current == nil, conflicts: merged.conflicts))
+            } catch {
+                steps.append(reject(error.reason))
+            }
+        }
+        return steps
+    }
+}

@@ -1,0 +1,36 @@
+import ClinicCore
+import Foundation
+
+/// The administrator's operations: sites and device enrolment (`clinic-server site|device`).
+public struct ServerAdmin: Sendable {
+    public let storage: any ServerStorage
+
+    public init(storage: any ServerStorage) { self.storage = storage }
+
+    public func addSite(name: String) async throws -> SiteRecord {
+        let name = try TextField.singleLine(name, field: "Site name", maxLength: 200)
+        let site = SiteRecord(id: UUID().lowercased, name: name, createdAt: Timestamp.format(Date()))
+        try await storage.createSite(site)
+        return site
+    }
+
+    /// Enrols a device at a site (by name or id) and returns it with its bearer token, shown only now.
+    public func enroll(site: String, name: String?) async throws -> (DeviceRecord, token: String) {
+        let sites = try await storage.sites()
+        guard let s = sites.first(where: { $0.name == site || $0.id == site.lowercased() }) else {
+            throw AdminError("No site named \(site.count > 60 ? "that" : "\"\(site)\""). Add it first with `clinic-server site add NAME`.")
+        }
+        let deviceName = try TextField.singleLine(name ?? "device", field: "Device name", maxLength: 200)
+        let token = Tokens.generate()
+        let device = DeviceRecord(id: UUID(), siteID: s.id, siteName: s.name, name: deviceName, createdAt: Timestamp.format(Date()))
+        try await storage.createDevice(device, tokenHash: Tokens.hash(token))
+        return (device, token)
+    }
+
+    public func revoke(device: String) async throws {
+        guard let id = UUID(uuidString: device) else { throw AdminError("Give the device id shown by `clinic-server device list`.") }
+        guard try await storage.revokeDevice(id: id, at: Timestamp.format(Date())) else {
+            throw AdminError("No device with id \(id.lowercased).")
+        }
+    }
+}

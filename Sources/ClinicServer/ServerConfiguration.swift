@@ -1,0 +1,47 @@
+import Foundation
+
+/// How a server instance runs. Instances keep no state of their own: everything is in the
+/// database and the blob directory, so several can serve one PostgreSQL database.
+public struct ServerConfiguration: Sendable {
+    public var host: String
+    public var port: Int
+    public var database: DatabaseLocation
+    public var blobs: URL
+    /// Largest JSON request body, bytes.
+    public var maxRequestBytes: Int
+    /// Most entries in one push.
+    public var maxBatch: Int
+    /// Largest blob chunk in one upload, bytes.
+    public var chunkBytes: Int
+    /// Largest blob, bytes.
+    public var maxBlobBytes: Int64
+    /// Most changes one pull returns.
+    public var maxPull: Int
+    /// PEM certificate chain and key for built-in TLS; nil to serve plain HTTP (behind a TLS proxy, or on loopback).
+    public var tls: (certificate: String, key: String)?
+
+    public init(host: String = "127.0.0.1", port: Int = 8080, database: DatabaseLocation, blobs: URL,
+                maxRequestBytes: Int = 4 << 20, maxBatch: Int = 1_000, chunkBytes: Int = 1 << 20,
+                maxBlobBytes: Int64 = 1 << 30, maxPull: Int = 1_000, tls: (certificate: String, key: String)? = nil) {
+        self.host = host
+        self.port = port
+        self.database = database
+        self.blobs = blobs
+        self.maxRequestBytes = maxRequestBytes
+        self.maxBatch = maxBatch
+        self.chunkBytes = chunkBytes
+        self.maxBlobBytes = maxBlobBytes
+        self.maxPull = maxPull
+        self.tls = tls
+    }
+
+    /// The defaults under a data directory: `DIR/server.sqlite` and `DIR/blobs`.
+    public static func defaults(dataDirectory: URL) -> ServerConfiguration {
+        ServerConfiguration(database: .sqlite(path: dataDirectory.appending(path: "server.sqlite").path),
+                            blobs: dataDirectory.appending(path: "blobs"))
+    }
+}
+
+public enum ClinicServerInfo {
+    public static let version = "0.1.0"
+}

@@ -1,0 +1,50 @@
+import ClinicCore
+import ClinicSync
+import Foundation
+import Hummingbird
+
+/// Capabilities, push, pull and conflicts.
+struct SyncController {
+    let config: ServerConfiguration
+    let storage: any ServerStorage
+
+    func add(to group: RouterGroup<ClinicRequestContext>) {
+        group.get("capabilities") { _, context in
+            _ = try context.requireDevice()
+            return try JSONResponse(Capabilities(protocolVersion: SyncProtocol.version, serverVersion: ClinicServerInfo.version,
+                                                 maxRequestBytes: config.maxRequestBytes, maxBatch: config.maxBatch,
+                                                 chunkBytes: config.chunkBytes, maxPull: config.maxPull))
+        }
+        group.post("changes") { request, context in
+            let device = try context.requireDevice()
+            let push = try await decodeBody(PushRequest.self, request, limit: config.maxRequestBytes)
+            guard push.changes.count <= config.maxBatch else {
+                throw ServerError(.contentTooLarge, "batch_too_large", "A push carries at most \(config.maxBatch) changes; split the batch.")
+            }
+            let results = try await storage.push(push.changes, device: device, now: Timestamp.format(Date()))
+            return try JSONResponse(PushResponse(results: results))
+        }
+        group.get("changes") { request, context in
+            let device = try context.requireDevice()
+            let after = try integer(request, "after", default: 0, range: 0...Int64.max)
+            let limit = try integer(request, "limit", default: Int64(config.maxPull), range: 1...Int64(config.maxPull))
+            let entries = try await storage.feed(siteID: device.siteID, after: after, limit: Int(limit) + 1)
+            let page = Array(entries.prefix(Int(limit)))
+            return try JSONResponse(PullResponse(changes: page, next: page.last?.serverSeq ?? after, more: entries.count > page.count))
+        }
+        group.get("conflicts") { request, context in
+            let device = try context.requireDevice()
+            let limit = try integer(request, "limit", default: 1_000, range: 1...10_000)
+            return try JSONResponse(try await storage.conflicts(siteID: device.siteID, limit: Int(limit)))
+        }
+    }
+}
+
+/// A non-negative integer query parameter, or 400 naming it.
+func integer(_ request: Request, _ name: String, default value: Int64, range: ClosedRange<Int64>) throws -> Int64 {
+    guard let text = request.uri.queryParameters.get(name) else { return value }
+    guard let n = Int64(text), range.contains(n) else {
+        throw ServerError.badRequest("Query parameter \(name) must be an integer in \(range.lowerBound)...\(range.upperBound).")
+    }
+    return n
+}

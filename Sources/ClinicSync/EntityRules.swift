@@ -1,0 +1,111 @@
+import ClinicCore
+import Foundation
+
+/// What each entity's fields may hold, and how each entity may change: patients are edited
+/// field by field; recordings are immutable but for `deleted`; assessments are append-only.
+/// The server and the sync client check pushed and pulled changes with the same rules.
+public enum EntityRules {
+    enum Kind {
+        case uuid, text(Int), multiline, timestamp, date, integer, real, flag, oneOf([String])
+    }
+
+    static let patient: [String: Kind] = [
+        "id": .uuid, "external_id": .text(64), "given_name": .text(200), "family_name": .text(200),
+        "sex": .oneOf(Sex.allCases.map(\.rawValue)), "birth_date": .date,
+        "age_group": .oneOf(AgeGroup.allCases.map(\.rawValue)), "notes": .multiline,
+        "created_at": .timestamp, "updated_at": .timestamp, "deleted": .flag,
+    ]
+    static let recording: [String: Kind] = [
+        "id": .uuid, "patient_id": .uuid, "location": .oneOf(AuscultationLocation.allCases.map(\.rawValue)),
+        "recorded_at": .timestamp, "operator": .text(200), "device": .text(200), "original_filename": .text(255),
+        "original_format": .text(64), "original_sha256": .text(64), "original_size": .integer, "stored_format": .text(64),
+        "sample_rate": .integer, "channels": .integer, "frames": .integer, "duration": .real,
+        "audio_sha256": .text(64), "audio_size": .integer, "samples_sha256": .text(64),
+        "created_at": .timestamp, "deleted": .flag,
+    ]
+    static let assessment: [String: Kind] = [
+        "id": .uuid, "recording_id": .uuid, "kind": .text(64), "model": .text(128), "model_version": .text(64),
+        "result": .text(65_536), "created_at": .timestamp,
+    ]
+
+    static func schema(_ entity: EntityKind) -> [String: Kind] {
+        switch entity {
+        case .patient: patient
+        case .recording: recording
+        case .assessment: assessment
+        }
+    }
+
+    /// Fields an insert must carry.
+    static func required(_ entity: EntityKind) -> Set<String> {
+        switch entity {
+        case .patient: ["id", "given_name", "family_name", "created_at", "updated_at", "deleted"]
+        case .recording: Set(recording.keys).subtracting(["operator", "device"])
+        case .assessment: Set(assessment.keys)
+        }
+    }
+
+    /// Bookkeeping fields every edit touches: never reported as conflicts.
+    public static let bookkeeping: Set<String> = ["created_at", "updated_at"]
+
+    /// Checks an entry's shape and values. Returns the reason it must be rejected, or nil.
+    /// Reasons name fields, never values.
+    public static func problem(with change: Change) -> String? {
+        let schema = schema(change.entity)
+        for (name, value) in change.fields.sorted(by: { $0.key < $1.key }) {
+            guard let kind = schema[name] else { return "unknown field \(name) for a \(change.entity.rawValue)" }
+            if let why = check(value, kind) { return "field \(name) \(why)" }
+        }
+        if let id = change.fields["id"], id.text != change.entityID.lowercased {
+            return "field id does not match entity_id"
+        }
+        switch (change.entity, change.operation) {
+        case (_, .insert):
+            let missing = required(change.entity).subtracting(change.fields.keys)
+            if let first = missing.sorted().first { return "an insert needs field \(first)" }
+        case (.patient, _):
+            if change.fields.isEmpty { return "an update changes at least one field" }
+            if change.fields["id"] != nil { return "an update cannot change id" }
+        case (.recording, _):
+            if change.fields.isEmpty || Set(change.fields.keys) != ["deleted"] { return "recordings are immutable; only deleted may change" }
+        case (.assessment, _):
+            return "assessments are append-only"
+        }
+        if change.operation == .delete, change.fields["deleted"]?.integer != 1 {
+            return "a delete sets deleted to 1"
+        }
+        return nil
+    }
+
+    static func check(_ value: FieldValue, _ kind: Kind) -> String? {
+        if case .null = value {
+            switch kind {
+            case .uuid, .timestamp, .flag: return "must not be null"
+            default: return nil
+            }
+        }
+        switch kind {
+        case .uuid:
+            guard let t = value.text, UUID(uuidString: t) != nil, t == t.lowercased() else { return "must be a lowercase UUID" }
+        case .text(let max):
+            guard let t = value.text else { return "must be text" }
+            do { _ = try TextField.singleLine(t, field: "x", maxLength: max) } catch { return "must be plain text of at most \(max) characters" }
+            guard t == t.trimmingCharacters(in: .whitespaces) else { return "must not start or end with spaces" }
+        case .multiline:
+            guard let t = value.text, (try? TextField.multiLine(t, field: "x")) != nil else { return "must be text without control characters" }
+        case .timestamp:
+            guard let t = value.text, t.count <= 40, Timestamp.parse(t) != nil else { return "must be an ISO 8601 time" }
+        case .date:
+            guard let t = value.text, (try? CalendarDate.validate(t, field: "x")) != nil else { return "must be a date YYYY-MM-DD" }
+        case .integer:
+            guard case .integer(let i) = value, i >= 0 else { return "must be a non-negative integer" }
+        case .real:
+            guard let d = value.real, d.isFinite, d >= 0 else { return "must be a non-negative number" }
+        case .flag:
+            guard case .integer(let i) = value, i == 0 || i == 1 else { return "must be 0 or 1" }
+        case .oneOf(let allowed):
+            guard let t = value.text, allowed.contains(t) else { return "must be one of \(allowed.joined(separator: ", "))" }
+        }
+        return nil
+    }
+}

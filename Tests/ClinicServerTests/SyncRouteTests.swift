@@ -1,0 +1,178 @@
+import ClinicCore
+@testable import ClinicServer
+import ClinicSync
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Testing
+
+/// The protocol's routes, in-process, on every backend (the same tests for SQLite and PostgreSQL).
+@Suite(.serialized) struct SyncRouteTests {
+    @Test(arguments: Backend.available)
+    func healthNeedsNoTokenEverythingElseDoes(_ backend: Backend) async throws {
+        let f = try await Fixture.make(backend)
+        defer { Task { await f.close() } }
+        try await f.app.test(.router) { client in
+            try await client.execute(uri: "/v1/health", method: .get) { r in
+                #expect(r.status == .ok)
+                #expect(String(buffer: r.body).contains("\"status\":\"ok\""))
+            }
+            for headers: HTTPFields in [[:], [.authorization: "Bearer nope"], [.authorization: "Basic abc"],
+                                        auth("clk_" + String(repeating: "A", count: 43)), auth(f.revokedToken)] {
+                for (uri, method) in [("/v1/capabilities", HTTPRequest.Method.get), ("/v1/changes", .get), ("/v1/changes", .post),
+                                      ("/v1/conflicts", .get), ("/v1/blobs/\(String(repeating: "a", count: 64))", .get)] {
+                    try await client.execute(uri: uri, method: method, headers: headers) { r in
+                        #expect(r.status == .unauthorized, "\(method) \(uri)")
+                    }
+                }
+            }
+            try await client.execute(uri: "/v1/capabilities", method: .get, headers: auth(f.tokenA1)) { r in
+                let caps = try decode(Capabilities.self, r)
+                #expect(caps.protocolVersion == 1 && caps.maxBatch == 100 && caps.chunkBytes == 64 * 1024)
+            }
+        }
+    }
+
+    @Test(arguments: Backend.available)
+    func pushThenPullWithinASiteOnly(_ backend: Backend) async throws {
+        let f = try await Fixture.make(backend)
+        defer { Task { await f.close() } }
+        try await f.app.test(.router) { client in
+            let id = UUID()
+            let entries = [patientChange(f.a1, seq: 1, id: id),
+                           patientChange(f.a1, seq: 2, id: id, op: .update, fields: ["notes": .text("fine")], ms: 1_795_000_000_100)]
+            let (status, response) = try await push(client, f.tokenA1, entries)
+            #expect(status == .ok)
+            #expect(response?.results.map(\.outcome) == [.applied, .applied])
+            #expect(response?.results.map(\.seq) == [1, 2])
+            let feed = try await pull(client, f.tokenA2)
+            #expect(feed.changes.map(\.change.entityID) == [id, id] && !feed.more)
+            #expect(feed.changes.map(\.serverSeq) == response?.results.compactMap(\.serverSeq))
+            #expect(try await pull(client, f.tokenA2, after: feed.next).changes.isEmpty)
+            #expect(try await pull(client, f.tokenB1).changes.isEmpty, "site B must not see site A")
+        }
+    }
+
+    @Test(arguments: Backend.available)
+    func pullIsPaged(_ backend: Backend) async throws {
+        let f = try await Fixture.make(backend)
+        defer { Task { await f.close() } }
+        try await f.app.test(.router) { client in
+            _ = try await push(client, f.tokenA1, (1...25).map { patientChange(f.a1, seq: $0) })
+            var cursor: Int64 = 0, seen = 0, pages = 0
+            while true {
+                let page = try await client.execute(uri: "/v1/changes?after=\(cursor)&limit=10", method: .get, headers: auth(f.tokenA2)) {
+                    try decode(PullResponse.self, $0)
+                }
+                seen += page.changes.count
+                pages += 1
+                cursor = page.next
+                if !page.more { break }
+            }
+            #expect(seen == 25 && pages == 3)
+        }
+    }
+
+    @Test(arguments: Backend.available)
+    func replayedBatchGetsTheSameAnswersAndChangesNothing(_ backend: Backend) async throws {
+        let f = try await Fixture.make(backend)
+        defer { Task { await f.close() } }
+        try await f.app.test(.router) { client in
+            let entries = (1...5).map { patientChange(f.a1, seq: $0) }
+            let first = try await push(client, f.tokenA1, entries).1
+            let feedBefore = try await pull(client, f.tokenA1)
+            let second = try await push(client, f.tokenA1, entries).1
+            #expect(first == second)
+            #expect(try await pull(client, f.tokenA1) == feedBefore)
+            // The same sequence number with a different change is refused, not applied.
+            let reused = try await push(client, f.tokenA1, [patientChange(f.a1, seq: 3)]).1
+            #expect(reused?.results.first?.outcome == .rejected)
+            #expect(try await pull(client, f.tokenA1) == feedBefore)
+        }
+    }
+
+    @Test(arguments: Backend.available)
+    func aDeviceCannotTouchAnotherSitesRecordsOrPushAsAnotherDevice(_ backend: Backend) async throws {
+        let f = try await Fixture.make(backend)
+        defer { Task { await f.close() } }
+        try await f.app.test(.router) { client in
+            let id = UUID()
+            _ = try await push(client, f.tokenA1, [patientChange(f.a1, seq: 1, id: id)])
+            let before = try await pull(client, f.tokenA1)
+            let edit = patientChange(f.b1, seq: 1, id: id, op: .update, fields: ["given_name": .text("Hijacked")], ms: 1_795_000_009_000)
+            let (_, r) = try await push(client, f.tokenB1, [edit])
+            #expect(r?.results.first?.outcome == .rejected && r?.results.first?.reason?.contains("another site") == true)
+            let impostor = patientChange(f.a2, seq: 9)
+            let (_, r2) = try await push(client, f.tokenA1, [impostor])
+            #expect(r2?.results.first?.outcome == .rejected)
+            #expect(try await pull(client, f.tokenA1) == before)
+        }
+    }
+
+    @Test(arguments: Backend.available)
+    func concurrentEditsLeaveAConflictRecord(_ backend: Backend) async throws {
+        let f = try await Fixture.make(backend)
+        defer { Task { await f.close() } }
+        try await f.app.test(.router) { client in
+            let id = UUID()
+            _ = try await push(client, f.tokenA1, [patientChange(f.a1, seq: 1, id: id)])
+            _ = try await push(client, f.tokenA1, [patientChange(f.a1, seq: 2, id: id, op: .update, fields: ["family_name": .text("Bello")], ms: 1_795_000_002_000)])
+            let (_, r) = try await push(client, f.tokenA2, [patientChange(f.a2, seq: 1, id: id, op: .update, fields: ["family_name": .text("Okafor-Bello")], ms: 1_795_000_001_000)])
+            #expect(r?.results.first?.outcome == .conflict)
+            let conflicts = try await client.execute(uri: "/v1/conflicts", method: .get, headers: auth(f.tokenA1)) { try decode([ConflictRecord].self, $0) }
+            #expect(conflicts.count == 1)
+            #expect(conflicts.first?.losingValue == .text("Okafor-Bello") && conflicts.first?.winningValue == .text("Bello"))
+            let other = try await client.execute(uri: "/v1/conflicts", method: .get, headers: auth(f.tokenB1)) { try decode([ConflictRecord].self, $0) }
+            #expect(other.isEmpty)
+        }
+    }
+
+    @Test(arguments: Backend.available)
+    func hostileRequestsGetTheRightStatusAndChangeNothing(_ backend: Backend) async throws {
+        let f = try await Fixture.make(backend)
+        defer { Task { await f.close() } }
+        try await f.app.test(.router) { client in
+            _ = try await push(client, f.tokenA1, [patientChange(f.a1, seq: 1)])
+            let before = try await pull(client, f.tokenA1)
+            let bodies: [(String, HTTPResponse.Status, String)] = [
+                ("{not json", .badRequest, "not valid JSON"),
+                (#"{"changes": 5}"#, .badRequest, "changes"),
+                (#"{"changes": [{"seq": "one"}]}"#, .badRequest, "seq"),
+                (#"{"changes": [{"seq": 2, "change_id": "x"}]}"#, .badRequest, "change_id"),
+                (#"[]"#, .badRequest, "the body"),
+                ("", .badRequest, "not valid JSON"),
+            ]
+            for (text, status, mention) in bodies {
+                try await client.execute(uri: "/v1/changes", method: .post, headers: auth(f.tokenA1), body: ByteBuffer(string: text)) { r in
+                    #expect(r.status == status, "\(text)")
+                    let error = try? decode(ErrorBody.self, r)
+                    #expect(error?.message.contains(mention) == true, "\(text): \(error?.message ?? "")")
+                }
+            }
+            // Oversized body and oversized batch.
+            let huge = ByteBuffer(string: "{\"changes\": [" + String(repeating: " ", count: 300 * 1024) + "]}")
+            try await client.execute(uri: "/v1/changes", method: .post, headers: auth(f.tokenA1), body: huge) { #expect($0.status == .contentTooLarge) }
+            let (status, _) = try await push(client, f.tokenA1, (10...110).map { patientChange(f.a1, seq: $0) })
+            #expect(status == .contentTooLarge)
+            // Bad query parameters.
+            for uri in ["/v1/changes?after=-1", "/v1/changes?after=abc", "/v1/changes?limit=0", "/v1/changes?limit=99999999"] {
+                try await client.execute(uri: uri, method: .get, headers: auth(f.tokenA1)) { #expect($0.status == .badRequest, "\(uri)") }
+            }
+            // Control characters are refused per entry; SQL metacharacters are stored as sent.
+            let evil = "Robert'); DROP TABLE records;--"
+            let (_, r) = try await push(client, f.tokenA1, [
+                patientChange(f.a1, seq: 200, fields: nil),
+                patientChange(f.a1, seq: 201, id: UUID(), fields: nil),
+            ].enumerated().map { i, e in
+                var e = e
+                e.change.fields["given_name"] = .text(i == 0 ? "a\u{1B}[2Jb" : evil)
+                return e
+            })
+            #expect(r?.results.map(\.outcome) == [.rejected, .applied])
+            #expect(r?.results.first?.reason?.contains("given_name") == true)
+            let after = try await pull(client, f.tokenA1, after: before.next)
+            #expect(after.changes.count == 1 && after.changes.first?.change.fields["given_name"] == .text(evil))
+            #expect(try await pull(client, f.tokenA1).changes.count == before.changes.count + 1)
+        }
+    }
+}
