@@ -1,0 +1,92 @@
+import Foundation
+
+/// A real matrix in librosa's orientation: `rows` (frequency bins, mel bands or
+/// coefficients) by `frames`, stored frame by frame (`values[frame * rows + row]`).
+public struct FrameMatrix: Sendable, Equatable {
+    public var rows: Int
+    public var frames: Int
+    public var values: [Double]
+
+    public init(rows: Int, frames: Int, values: [Double]) {
+        precondition(values.count == rows * frames, "values must hold rows × frames numbers")
+        self.rows = rows
+        self.frames = frames
+        self.values = values
+    }
+
+    /// The value at `row` in `frame`.
+    public subscript(row: Int, frame: Int) -> Double { values[frame * rows + row] }
+
+    /// One frame (column): all its rows.
+    public func column(_ frame: Int) -> ArraySlice<Double> { values[(frame * rows)..<((frame + 1) * rows)] }
+
+    /// The same matrix with `f` applied to every value.
+    public func map(_ f: (Double) -> Double) -> FrameMatrix {
+        FrameMatrix(rows: rows, frames: frames, values: values.map(f))
+    }
+}
+
+/// Short-time Fourier transform settings, librosa's defaults for heart sounds here:
+/// periodic Hann window of `fftLength`, centred frames, the signal padded with
+/// `fftLength / 2` zeros at each end (librosa 0.11 `pad_mode='constant'`).
+public struct STFTConfig: Sendable, Equatable {
+    public var fftLength: Int
+    public var hopLength: Int
+
+    public init(fftLength: Int = 256, hopLength: Int = 64) {
+        self.fftLength = fftLength
+        self.hopLength = hopLength
+    }
+
+    /// Frames for `n` samples when centred: `1 + n / hop`.
+    public func frameCount(_ n: Int) -> Int { 1 + n / hopLength }
+    /// Frequency bins: `fftLength / 2 + 1`.
+    public var binCount: Int { fftLength / 2 + 1 }
+    /// Bin centre frequencies `k · sr / n_fft`.
+    public func binFrequencies(sampleRate: Double) -> [Double] {
+        (0..<binCount).map { Double($0) * sampleRate / Double(fftLength) }
+    }
+    /// Periodic Hann: `0.5 - 0.5 cos(2πm / n)`.
+    public var window: [Double] {
+        (0..<fftLength).map { 0.5 - 0.5 * cos(2 * Double.pi * Double($0) / Double(fftLength)) }
+    }
+}
+
+/// STFT spectrograms on FFTW, matching `librosa.stft(x, n_fft, hop_length, window='hann',
+/// center=True, pad_mode='constant')`.
+public enum STFT {
+    /// |X|^power for every bin and frame (power 1: magnitude, power 2: power).
+    public static func spectrogram(_ x: [Double], config: STFTConfig = STFTConfig(), power: Double = 2) -> FrameMatrix {
+        let n = config.fftLength, bins = config.binCount, hop = config.hopLength
+        let frames = config.frameCount(x.count)
+        let window = config.window
+        // Zero-padded signal: n/2 zeros on each side.
+        var padded = [Double](repeating: 0, count: x.count + n + hop)
+        for i in x.indices { padded[i + n / 2] = x[i] }
+        var out = [Double](repeating: 0, count: bins * frames)
+        var frame = [Double](repeating: 0, count: n)
+        var spectrum = [Double](repeating: 0, count: 2 * bins)
+        for t in 0..<frames {
+            for m in 0..<n { frame[m] = padded[t * hop + m] * window[m] }
+            frame.withUnsafeBufferPointer { f in
+                spectrum.withUnsafeMutableBufferPointer { FFT.forwardReal(f.baseAddress!, $0.baseAddress!, count: n) }
+            }
+            for k in 0..<bins {
+                let re = spectrum[2 * k], im = spectrum[2 * k + 1]
+                let p = re * re + im * im
+                out[t * bins + k] = power == 2 ? p : (power == 1 ? p.squareRoot() : pow(p, power / 2))
+            }
+        }
+        return FrameMatrix(rows: bins, frames: frames, values: out)
+    }
+
+    /// Magnitude spectrogram |X|.
+    public static func magnitude(_ x: [Double], config: STFTConfig = STFTConfig()) -> FrameMatrix {
+        spectrogram(x, config: config, power: 1)
+    }
+
+    /// Power spectrogram |X|².
+    public static func power(_ x: [Double], config: STFTConfig = STFTConfig()) -> FrameMatrix {
+        spectrogram(x, config: config, power: 2)
+    }
+}
