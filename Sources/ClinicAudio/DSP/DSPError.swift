@@ -22,3 +22,4 @@ public struct DSPError: Error, Sendable, Equatable, CustomStringConvertible {
 
     public var description: String { message }
 }
+
