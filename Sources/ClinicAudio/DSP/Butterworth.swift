@@ -10,14 +10,19 @@ public enum FilterBand: Sendable, Equatable {
 /// A digital IIR filter as second-order sections, scipy's `sos` layout: each row is
 /// `[b0, b1, b2, 1, a1, a2]`, sections run in order.
 public struct SOSFilter: Sendable, Equatable {
+    /// One row per section: `[b0, b1, b2, a0 (= 1), a1, a2]`.
     public var sections: [[Double]]
+    /// A filter from scipy-layout sections.
     public init(sections: [[Double]]) { self.sections = sections }
 }
 
 /// A digital IIR filter as transfer-function coefficients (`b`, `a` with `a[0] == 1`).
 public struct TransferFunction: Sendable, Equatable {
+    /// Numerator coefficients, highest power of z⁻⁰ first.
     public var b: [Double]
+    /// Denominator coefficients (`a[0]` normalises the filter).
     public var a: [Double]
+    /// A filter from its coefficients.
     public init(b: [Double], a: [Double]) { self.b = b; self.a = a }
 }
 

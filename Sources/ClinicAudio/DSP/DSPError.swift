@@ -1,6 +1,7 @@
 /// Why a signal-processing step could not run. The input is never patient data, but the
 /// messages still only name the problem, not the values.
 public struct DSPError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The kind of problem.
     public enum Reason: String, Sendable, Equatable {
         /// A parameter is out of range (a cutoff at or above Nyquist, an order of 0, ...).
         case invalidParameter
@@ -12,9 +13,12 @@ public struct DSPError: Error, Sendable, Equatable, CustomStringConvertible {
         case library
     }
 
+    /// The kind of problem.
     public var reason: Reason
+    /// What went wrong, for people.
     public var message: String
 
+    /// An error with its reason and message.
     public init(_ reason: Reason, _ message: String) {
         self.reason = reason
         self.message = message

@@ -16,7 +16,12 @@ public enum Envelope {
         if n % 2 == 0 { full[n] = half[n]; full[n + 1] = half[n + 1] }
         let analytic = FFT.complex(full, inverse: true)
         let scale = 1 / Double(n)
-        return (0..<n).map { hypot(analytic[2 * $0], analytic[2 * $0 + 1]) * scale }
+        return analytic.withUnsafeBufferPointer { a in
+            (0..<n).map { (i: Int) -> Double in
+                let re = a[2 * i], im = a[2 * i + 1]
+                return (re * re + im * im).squareRoot() * scale
+            }
+        }
     }
 
     /// Springer's homomorphic envelope: `exp(filtfilt(b, a, log|hilbert(x)|))` with a

@@ -16,7 +16,16 @@ public enum FFT {
     public static func forwardReal(
         _ input: UnsafePointer<Double>, _ output: UnsafeMutablePointer<Double>, count: Int
     ) {
-        let plan = PlanCache.shared.plan(.realForward, count)
+        forwardReal(input, output, count: count, plan: PlanCache.shared.plan(.realForward, count))
+    }
+
+    /// The real-to-complex plan for `count` samples, for callers that run many transforms.
+    static func realForwardPlan(count: Int) -> PlanCache.Plan { PlanCache.shared.plan(.realForward, count) }
+
+    /// `forwardReal` with a plan from `realForwardPlan(count:)` (no cache lookup).
+    static func forwardReal(
+        _ input: UnsafePointer<Double>, _ output: UnsafeMutablePointer<Double>, count: Int, plan: PlanCache.Plan
+    ) {
         output.withMemoryRebound(to: fftw_complex.self, capacity: count / 2 + 1) { out in
             fftw_execute_dft_r2c(plan.raw, UnsafeMutablePointer(mutating: input), out)
         }

@@ -6,19 +6,33 @@ public enum IIR {
     /// `scipy.signal.sosfilt(sos, x, zi=state)`: sections in order, each a transposed
     /// direct form II biquad. `state` (2 values per section) is updated in place.
     public static func sosfilt(_ filter: SOSFilter, _ x: [Double], state: inout [[Double]]) -> [Double] {
-        var y = x
+        // All sections per sample (not one section over the whole signal): the sections'
+        // recursions are independent chains the CPU can overlap. Same arithmetic as scipy.
+        let n = filter.sections.count
+        var coefficients = [Double](), z = [Double]()
         for (s, c) in filter.sections.enumerated() {
-            let b0 = c[0], b1 = c[1], b2 = c[2], a1 = c[4], a2 = c[5]
-            var z0 = state[s][0], z1 = state[s][1]
-            for i in y.indices {
-                let xi = y[i]
-                let yi = b0 * xi + z0
-                z0 = b1 * xi - a1 * yi + z1
-                z1 = b2 * xi - a2 * yi
-                y[i] = yi
-            }
-            state[s] = [z0, z1]
+            coefficients += [c[0], c[1], c[2], c[4], c[5]]
+            z += [state[s][0], state[s][1]]
         }
+        var y = x
+        y.withUnsafeMutableBufferPointer { yp in
+            coefficients.withUnsafeBufferPointer { c in
+                z.withUnsafeMutableBufferPointer { zp in
+                    for i in 0..<yp.count {
+                        var v = yp[i]
+                        for s in 0..<n {
+                            let b0 = c[5 * s], b1 = c[5 * s + 1], b2 = c[5 * s + 2], a1 = c[5 * s + 3], a2 = c[5 * s + 4]
+                            let out = b0 * v + zp[2 * s]
+                            zp[2 * s] = b1 * v - a1 * out + zp[2 * s + 1]
+                            zp[2 * s + 1] = b2 * v - a2 * out
+                            v = out
+                        }
+                        yp[i] = v
+                    }
+                }
+            }
+        }
+        state = (0..<n).map { [z[2 * $0], z[2 * $0 + 1]] }
         return y
     }
 
@@ -36,12 +50,18 @@ public enum IIR {
         guard m > 1 else { return x.map { $0 * b[0] } }
         var z = state
         var y = [Double](repeating: 0, count: x.count)
-        for i in x.indices {
-            let xi = x[i]
-            let yi = z[0] + b[0] * xi
-            for j in 0..<(m - 2) { z[j] = z[j + 1] + xi * b[j + 1] - yi * a[j + 1] }
-            z[m - 2] = xi * b[m - 1] - yi * a[m - 1]
-            y[i] = yi
+        x.withUnsafeBufferPointer { xp in
+            y.withUnsafeMutableBufferPointer { yp in
+                z.withUnsafeMutableBufferPointer { zp in
+                    for i in 0..<xp.count {
+                        let xi = xp[i]
+                        let yi = zp[0] + b[0] * xi
+                        for j in 0..<(m - 2) { zp[j] = zp[j + 1] + xi * b[j + 1] - yi * a[j + 1] }
+                        zp[m - 2] = xi * b[m - 1] - yi * a[m - 1]
+                        yp[i] = yi
+                    }
+                }
+            }
         }
         state = z
         return y

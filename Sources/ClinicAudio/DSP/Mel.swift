@@ -41,14 +41,25 @@ public enum Mel {
 
     /// `filterBank · power` for every frame: a `bands` × frames mel spectrogram.
     public static func spectrogram(_ power: FrameMatrix, filterBank: [[Double]]) -> FrameMatrix {
-        let bands = filterBank.count
+        let bands = filterBank.count, rows = power.rows
+        // Each triangle is non-zero over a short run of bins: keep only that run.
+        let runs = filterBank.map { row -> (start: Int, weights: [Double]) in
+            guard let lo = row.firstIndex(where: { $0 != 0 }), let hi = row.lastIndex(where: { $0 != 0 }) else {
+                return (0, [])
+            }
+            return (lo, Array(row[lo...hi]))
+        }
         var out = [Double](repeating: 0, count: bands * power.frames)
-        for t in 0..<power.frames {
-            let col = power.column(t), base = col.startIndex
-            for (m, row) in filterBank.enumerated() {
-                var s = 0.0
-                for k in row.indices where row[k] != 0 { s += row[k] * col[base + k] }
-                out[t * bands + m] = s
+        power.values.withUnsafeBufferPointer { p in
+            out.withUnsafeMutableBufferPointer { o in
+                for t in 0..<power.frames {
+                    let base = t * rows
+                    for (m, run) in runs.enumerated() {
+                        var s = 0.0
+                        for (j, w) in run.weights.enumerated() { s += w * p[base + run.start + j] }
+                        o[t * bands + m] = s
+                    }
+                }
             }
         }
         return FrameMatrix(rows: bands, frames: power.frames, values: out)

@@ -6,22 +6,24 @@ import Foundation
 public enum SpectralFeatures {
     /// `Σ f_k S / Σ S` per frame of a magnitude spectrogram (0 for a silent frame).
     public static func centroid(_ s: FrameMatrix, frequencies f: [Double]) -> [Double] {
-        (0..<s.frames).map { t in
-            let col = s.column(t), total = col.reduce(0, +)
-            let norm = total < Double.leastNormalMagnitude ? 1 : total
-            return zip(col, f).reduce(0) { $0 + $1.0 / norm * $1.1 }
+        perFrame(s) { col in
+            let norm = normaliser(col)
+            var c = 0.0
+            for k in 0..<col.count { c += col[k] / norm * f[k] }
+            return c
         }
     }
 
     /// `sqrt(Σ (S/ΣS)(f_k - centroid)²)` per frame (librosa p = 2, norm = True).
     public static func bandwidth(_ s: FrameMatrix, frequencies f: [Double]) -> [Double] {
-        let c = centroid(s, frequencies: f)
-        return (0..<s.frames).map { t in
-            let col = s.column(t), total = col.reduce(0, +)
-            let norm = total < Double.leastNormalMagnitude ? 1 : total
-            let v = zip(col, f).reduce(0) { acc, e in
-                let d = e.1 - c[t]
-                return acc + e.0 / norm * d * d
+        perFrame(s) { col in
+            let norm = normaliser(col)
+            var c = 0.0
+            for k in 0..<col.count { c += col[k] / norm * f[k] }
+            var v = 0.0
+            for k in 0..<col.count {
+                let d = f[k] - c
+                v += col[k] / norm * d * d
             }
             return v.squareRoot()
         }
@@ -29,22 +31,45 @@ public enum SpectralFeatures {
 
     /// The smallest bin frequency where the cumulative sum reaches `percent · ΣS`.
     public static func rolloff(_ s: FrameMatrix, frequencies f: [Double], percent: Double = 0.85) -> [Double] {
-        (0..<s.frames).map { t in
-            let col = Array(s.column(t))
-            var cumulative = [Double](repeating: 0, count: col.count), acc = 0.0
-            for (k, v) in col.enumerated() { acc += v; cumulative[k] = acc }
-            let threshold = percent * acc
-            return cumulative.indices.first { cumulative[$0] >= threshold }.map { f[$0] } ?? 0
+        perFrame(s) { col in
+            var total = 0.0
+            for k in 0..<col.count { total += col[k] }
+            let threshold = percent * total
+            var acc = 0.0
+            for k in 0..<col.count {
+                acc += col[k]
+                if acc >= threshold { return f[k] }
+            }
+            return 0
         }
     }
 
     /// `exp(mean log P) / mean P` with `P = max(amin, S²)` per frame of a magnitude spectrogram.
     public static func flatness(_ s: FrameMatrix, amin: Double = 1e-10) -> [Double] {
-        (0..<s.frames).map { t in
-            let p = s.column(t).map { max(amin, $0 * $0) }
-            let n = Double(p.count)
-            return exp(p.reduce(0) { $0 + log($1) } / n) / (p.reduce(0, +) / n)
+        perFrame(s) { col in
+            var logSum = 0.0, sum = 0.0
+            for k in 0..<col.count {
+                let p = max(amin, col[k] * col[k])
+                logSum += log(p)
+                sum += p
+            }
+            let n = Double(col.count)
+            return exp(logSum / n) / (sum / n)
         }
+    }
+
+    /// `body` applied to each frame (column) of `s`.
+    private static func perFrame(_ s: FrameMatrix, _ body: (UnsafeBufferPointer<Double>) -> Double) -> [Double] {
+        s.values.withUnsafeBufferPointer { v in
+            (0..<s.frames).map { t in body(UnsafeBufferPointer(rebasing: v[(t * s.rows)..<((t + 1) * s.rows)])) }
+        }
+    }
+
+    /// librosa `normalize(norm=1)`: the column sum, or 1 when it is below the smallest normal.
+    private static func normaliser(_ col: UnsafeBufferPointer<Double>) -> Double {
+        var total = 0.0
+        for k in 0..<col.count { total += col[k] }
+        return total < Double.leastNormalMagnitude ? 1 : total
     }
 
     /// Zero-crossing rate per centred frame: the signal padded with `frameLength / 2`
@@ -53,14 +78,16 @@ public enum SpectralFeatures {
     public static func zeroCrossingRate(_ x: [Double], frameLength: Int = 256, hopLength: Int = 64) -> [Double] {
         guard !x.isEmpty else { return [] }
         let half = frameLength / 2
-        let clipped = x.map { Swift.abs($0) <= 1e-10 ? 0 : $0 }
-        let padded = Array(repeating: clipped[0], count: half) + clipped
-            + Array(repeating: clipped[clipped.count - 1], count: half)
+        // Sign bits of the padded signal (|v| <= 1e-10 counts as +0), then a running count
+        // of changes, so each frame's count is a difference of two prefix sums.
+        let negative = x.map { Swift.abs($0) > 1e-10 && $0.sign == .minus }
+        let padded = Array(repeating: negative[0], count: half) + negative
+            + Array(repeating: negative[negative.count - 1], count: half)
+        var changes = [Int](repeating: 0, count: padded.count)
+        for i in 1..<padded.count { changes[i] = changes[i - 1] + (padded[i] != padded[i - 1] ? 1 : 0) }
         return (0..<(1 + x.count / hopLength)).map { t in
             let start = t * hopLength
-            var count = 0
-            for i in (start + 1)..<(start + frameLength) where padded[i].sign != padded[i - 1].sign { count += 1 }
-            return Double(count) / Double(frameLength)
+            return Double(changes[start + frameLength - 1] - changes[start]) / Double(frameLength)
         }
     }
 

@@ -3,10 +3,14 @@ import Foundation
 /// A real matrix in librosa's orientation: `rows` (frequency bins, mel bands or
 /// coefficients) by `frames`, stored frame by frame (`values[frame * rows + row]`).
 public struct FrameMatrix: Sendable, Equatable {
+    /// Values per frame (bins, bands or coefficients).
     public var rows: Int
+    /// Number of frames.
     public var frames: Int
+    /// `rows × frames` values, frame by frame.
     public var values: [Double]
 
+    /// A matrix from frame-major values.
     public init(rows: Int, frames: Int, values: [Double]) {
         precondition(values.count == rows * frames, "values must hold rows × frames numbers")
         self.rows = rows
@@ -30,9 +34,12 @@ public struct FrameMatrix: Sendable, Equatable {
 /// periodic Hann window of `fftLength`, centred frames, the signal padded with
 /// `fftLength / 2` zeros at each end (librosa 0.11 `pad_mode='constant'`).
 public struct STFTConfig: Sendable, Equatable {
+    /// DFT and window length in samples.
     public var fftLength: Int
+    /// Samples between frame starts.
     public var hopLength: Int
 
+    /// Settings; the defaults are the fixtures' (256 / 64).
     public init(fftLength: Int = 256, hopLength: Int = 64) {
         self.fftLength = fftLength
         self.hopLength = hopLength
@@ -60,21 +67,34 @@ public enum STFT {
         let n = config.fftLength, bins = config.binCount, hop = config.hopLength
         let frames = config.frameCount(x.count)
         let window = config.window
+        let plan = FFT.realForwardPlan(count: n)
         // Zero-padded signal: n/2 zeros on each side.
-        var padded = [Double](repeating: 0, count: x.count + n + hop)
-        for i in x.indices { padded[i + n / 2] = x[i] }
+        var padded = [Double](repeating: 0, count: x.count + n)
+        padded.withUnsafeMutableBufferPointer { p in
+            x.withUnsafeBufferPointer { p.baseAddress!.advanced(by: n / 2).update(from: $0.baseAddress!, count: x.count) }
+        }
         var out = [Double](repeating: 0, count: bins * frames)
         var frame = [Double](repeating: 0, count: n)
         var spectrum = [Double](repeating: 0, count: 2 * bins)
-        for t in 0..<frames {
-            for m in 0..<n { frame[m] = padded[t * hop + m] * window[m] }
-            frame.withUnsafeBufferPointer { f in
-                spectrum.withUnsafeMutableBufferPointer { FFT.forwardReal(f.baseAddress!, $0.baseAddress!, count: n) }
-            }
-            for k in 0..<bins {
-                let re = spectrum[2 * k], im = spectrum[2 * k + 1]
-                let p = re * re + im * im
-                out[t * bins + k] = power == 2 ? p : (power == 1 ? p.squareRoot() : pow(p, power / 2))
+        padded.withUnsafeBufferPointer { xp in
+            window.withUnsafeBufferPointer { w in
+                frame.withUnsafeMutableBufferPointer { f in
+                    spectrum.withUnsafeMutableBufferPointer { sp in
+                        out.withUnsafeMutableBufferPointer { o in
+                            for t in 0..<frames {
+                                let start = t * hop
+                                for m in 0..<n { f[m] = xp[start + m] * w[m] }
+                                FFT.forwardReal(f.baseAddress!, sp.baseAddress!, count: n, plan: plan)
+                                let base = t * bins
+                                for k in 0..<bins {
+                                    let re = sp[2 * k], im = sp[2 * k + 1]
+                                    let p = re * re + im * im
+                                    o[base + k] = power == 2 ? p : (power == 1 ? p.squareRoot() : Foundation.pow(p, power / 2))
+                                }
+                            }
+                        }
+                    }
+                }
             }
         }
         return FrameMatrix(rows: bins, frames: frames, values: out)

@@ -6,8 +6,11 @@ public enum SpikeRemoval {
     /// One removed spike: the 500 ms window, the peak and the span set to 0.0001
     /// (indices within the window, both ends inclusive).
     public struct Removal: Sendable, Equatable {
+        /// Index of the 500 ms window.
         public var window: Int
+        /// The spike's largest |sample|, within the window.
         public var peak: Int
+        /// First and last sample set to `fillValue`, within the window (inclusive).
         public var start: Int
         public var end: Int
     }

@@ -18,8 +18,9 @@ public struct FeatureSet: Sendable, Equatable {
     public let bandpassOrder: Int
     /// STFT settings at the analysis rate.
     public let stft: STFTConfig
-    /// Mel bands (Slaney) over `band`, and MFCCs kept.
+    /// Mel bands (Slaney) over `band`.
     public let melBands: Int
+    /// MFCCs kept (mean and std of each).
     public let mfccCount: Int
     /// The highest frequency (Hz) any feature looks at: libsoxr HQ's passband ends at
     /// 0.913 × the output Nyquist frequency (913 Hz at 2 kHz), so a recording made at 2 kHz
@@ -48,8 +49,9 @@ public struct Features: Sendable, Equatable, Codable {
     public var featureSet: String
     /// The analysis rate the features were computed at, Hz.
     public var analysisRate: Double
-    /// Feature names and values, in the feature set's order.
+    /// Feature names, in the feature set's order.
     public var names: [String]
+    /// The values, one per name.
     public var values: [Double]
 
     /// The value of the named feature, if the set has it.
