@@ -48,6 +48,7 @@ public enum IIR {
         let (b, a) = normalised(tf)
         let m = b.count
         guard m > 1 else { return x.map { $0 * b[0] } }
+        if m == 2 { return firstOrder(b, a, x, state: &state) }
         var z = state
         var y = [Double](repeating: 0, count: x.count)
         x.withUnsafeBufferPointer { xp in
@@ -64,6 +65,25 @@ public enum IIR {
             }
         }
         state = z
+        return y
+    }
+
+    /// `lfilter` for a first-order filter (the homomorphic envelope's lowpass), same arithmetic.
+    private static func firstOrder(_ b: [Double], _ a: [Double], _ x: [Double], state: inout [Double]) -> [Double] {
+        let b0 = b[0], b1 = b[1], a1 = a[1]
+        var z = state[0]
+        var y = [Double](repeating: 0, count: x.count)
+        x.withUnsafeBufferPointer { xp in
+            y.withUnsafeMutableBufferPointer { yp in
+                for i in 0..<xp.count {
+                    let xi = xp[i]
+                    let yi = z + b0 * xi
+                    z = xi * b1 - yi * a1
+                    yp[i] = yi
+                }
+            }
+        }
+        state = [z]
         return y
     }
 

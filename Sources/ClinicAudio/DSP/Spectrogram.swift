@@ -88,14 +88,18 @@ public enum STFT {
                                 let base = t * bins
                                 for k in 0..<bins {
                                     let re = sp[2 * k], im = sp[2 * k + 1]
-                                    let p = re * re + im * im
-                                    o[base + k] = power == 2 ? p : (power == 1 ? p.squareRoot() : Foundation.pow(p, power / 2))
+                                    o[base + k] = re * re + im * im
                                 }
                             }
                         }
                     }
                 }
             }
+        }
+        if power == 1 {
+            out.withUnsafeMutableBufferPointer { o in for i in 0..<o.count { o[i] = o[i].squareRoot() } }
+        } else if power != 2 {
+            out.withUnsafeMutableBufferPointer { o in for i in 0..<o.count { o[i] = Foundation.pow(o[i], power / 2) } }
         }
         return FrameMatrix(rows: bins, frames: frames, values: out)
     }

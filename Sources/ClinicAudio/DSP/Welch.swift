@@ -20,17 +20,28 @@ public enum Welch {
         var acc = [Double](repeating: 0, count: bins)
         var frame = [Double](repeating: 0, count: n)
         var spectrum = [Double](repeating: 0, count: 2 * bins)
-        for s in 0..<segments {
-            let seg = x[(s * hop)..<(s * hop + n)]
-            let mean = seg.reduce(0, +) / Double(n)
-            for (m, v) in seg.enumerated() { frame[m] = (v - mean) * window[m] }
-            frame.withUnsafeBufferPointer { f in
-                spectrum.withUnsafeMutableBufferPointer { FFT.forwardReal(f.baseAddress!, $0.baseAddress!, count: n) }
-            }
-            for k in 0..<bins {
-                var p = (spectrum[2 * k] * spectrum[2 * k] + spectrum[2 * k + 1] * spectrum[2 * k + 1]) * scale
-                if k > 0 && !(n % 2 == 0 && k == bins - 1) { p *= 2 }
-                acc[k] += p
+        let plan = FFT.realForwardPlan(count: n)
+        x.withUnsafeBufferPointer { xp in
+            window.withUnsafeBufferPointer { w in
+                frame.withUnsafeMutableBufferPointer { f in
+                    spectrum.withUnsafeMutableBufferPointer { sp in
+                        acc.withUnsafeMutableBufferPointer { a in
+                            for s in 0..<segments {
+                                let start = s * hop
+                                var sum = 0.0
+                                for m in 0..<n { sum += xp[start + m] }
+                                let mean = sum / Double(n)
+                                for m in 0..<n { f[m] = (xp[start + m] - mean) * w[m] }
+                                FFT.forwardReal(f.baseAddress!, sp.baseAddress!, count: n, plan: plan)
+                                for k in 0..<bins {
+                                    var p = (sp[2 * k] * sp[2 * k] + sp[2 * k + 1] * sp[2 * k + 1]) * scale
+                                    if k > 0 && !(n % 2 == 0 && k == bins - 1) { p *= 2 }
+                                    a[k] += p
+                                }
+                            }
+                        }
+                    }
+                }
             }
         }
         let frequencies = (0..<bins).map { Double($0) * fs / Double(n) }
