@@ -16,18 +16,20 @@ public enum FFT {
     public static func forwardReal(
         _ input: UnsafePointer<Double>, _ output: UnsafeMutablePointer<Double>, count: Int
     ) {
-        forwardReal(input, output, count: count, plan: PlanCache.shared.plan(.realForward, count))
-    }
-
-    /// The real-to-complex plan for `count` samples, for callers that run many transforms.
-    static func realForwardPlan(count: Int) -> PlanCache.Plan { PlanCache.shared.plan(.realForward, count) }
-
-    /// `forwardReal` with a plan from `realForwardPlan(count:)` (no cache lookup).
-    static func forwardReal(
-        _ input: UnsafePointer<Double>, _ output: UnsafeMutablePointer<Double>, count: Int, plan: PlanCache.Plan
-    ) {
+        let plan = PlanCache.shared.plan(.realForward, count)
         output.withMemoryRebound(to: fftw_complex.self, capacity: count / 2 + 1) { out in
             fftw_execute_dft_r2c(plan.raw, UnsafeMutablePointer(mutating: input), out)
+        }
+    }
+
+    /// The real-to-complex plan for `count` samples, for callers that run many transforms
+    /// on `AlignedBuffer`s (a SIMD plan: only for fftw_malloc'd buffers).
+    static func alignedRealForwardPlan(count: Int) -> PlanCache.Plan { PlanCache.shared.plan(.realForwardAligned, count) }
+
+    /// Real-to-complex DFT between SIMD-aligned buffers with a plan from `alignedRealForwardPlan`.
+    static func forwardReal(_ input: AlignedBuffer, _ output: AlignedBuffer, plan: PlanCache.Plan) {
+        output.pointer.withMemoryRebound(to: fftw_complex.self, capacity: output.count / 2) { out in
+            fftw_execute_dft_r2c(plan.raw, input.pointer, out)
         }
     }
 
@@ -86,9 +88,21 @@ public enum FFT {
     }
 }
 
+/// Doubles in memory from `fftw_malloc`, aligned as FFTW's SIMD plans need. Zeroed.
+final class AlignedBuffer {
+    let pointer: UnsafeMutablePointer<Double>
+    let count: Int
+    init(count: Int) {
+        self.count = count
+        pointer = fftw_alloc_real(max(count, 1))!
+        pointer.initialize(repeating: 0, count: max(count, 1))
+    }
+    deinit { fftw_free(pointer) }
+}
+
 /// FFTW plans made once and shared. Creation and destruction run under one lock.
 final class PlanCache: @unchecked Sendable {
-    enum Kind: Hashable { case realForward, realInverse, complexForward, complexInverse }
+    enum Kind: Hashable { case realForward, realInverse, complexForward, complexInverse, realForwardAligned }
 
     /// One FFTW plan; destroyed (under the planner lock) when no caller holds it any more.
     final class Plan: @unchecked Sendable {
@@ -119,12 +133,12 @@ final class PlanCache: @unchecked Sendable {
     }
 
     private func make(_ kind: Kind, _ n: Int) -> OpaquePointer {
-        let flags = UInt32(FFTW_ESTIMATE) | UInt32(FFTW_UNALIGNED)
+        let flags = UInt32(FFTW_ESTIMATE) | (kind == .realForwardAligned ? 0 : UInt32(FFTW_UNALIGNED))
         let real = fftw_alloc_real(n)!, cplx = fftw_alloc_complex(n)!, cplx2 = fftw_alloc_complex(n)!
         defer { fftw_free(real); fftw_free(cplx); fftw_free(cplx2) }
         let n32 = Int32(n)
         let plan: OpaquePointer? = switch kind {
-        case .realForward: fftw_plan_dft_r2c_1d(n32, real, cplx, flags)
+        case .realForward, .realForwardAligned: fftw_plan_dft_r2c_1d(n32, real, cplx, flags)
         case .realInverse: fftw_plan_dft_c2r_1d(n32, cplx, real, flags)
         case .complexForward: fftw_plan_dft_1d(n32, cplx, cplx2, FFTW_FORWARD, flags)
         case .complexInverse: fftw_plan_dft_1d(n32, cplx, cplx2, FFTW_BACKWARD, flags)

@@ -67,30 +67,26 @@ public enum STFT {
         let n = config.fftLength, bins = config.binCount, hop = config.hopLength
         let frames = config.frameCount(x.count)
         let window = config.window
-        let plan = FFT.realForwardPlan(count: n)
+        let plan = FFT.alignedRealForwardPlan(count: n)
         // Zero-padded signal: n/2 zeros on each side.
         var padded = [Double](repeating: 0, count: x.count + n)
         padded.withUnsafeMutableBufferPointer { p in
             x.withUnsafeBufferPointer { p.baseAddress!.advanced(by: n / 2).update(from: $0.baseAddress!, count: x.count) }
         }
         var out = [Double](repeating: 0, count: bins * frames)
-        var frame = [Double](repeating: 0, count: n)
-        var spectrum = [Double](repeating: 0, count: 2 * bins)
+        let frame = AlignedBuffer(count: n), spectrum = AlignedBuffer(count: 2 * bins)
+        let f = frame.pointer, sp = spectrum.pointer
         padded.withUnsafeBufferPointer { xp in
             window.withUnsafeBufferPointer { w in
-                frame.withUnsafeMutableBufferPointer { f in
-                    spectrum.withUnsafeMutableBufferPointer { sp in
-                        out.withUnsafeMutableBufferPointer { o in
-                            for t in 0..<frames {
-                                let start = t * hop
-                                for m in 0..<n { f[m] = xp[start + m] * w[m] }
-                                FFT.forwardReal(f.baseAddress!, sp.baseAddress!, count: n, plan: plan)
-                                let base = t * bins
-                                for k in 0..<bins {
-                                    let re = sp[2 * k], im = sp[2 * k + 1]
-                                    o[base + k] = re * re + im * im
-                                }
-                            }
+                out.withUnsafeMutableBufferPointer { o in
+                    for t in 0..<frames {
+                        let start = t * hop
+                        for m in 0..<n { f[m] = xp[start + m] * w[m] }
+                        FFT.forwardReal(frame, spectrum, plan: plan)
+                        let base = t * bins
+                        for k in 0..<bins {
+                            let re = sp[2 * k], im = sp[2 * k + 1]
+                            o[base + k] = re * re + im * im
                         }
                     }
                 }

@@ -18,27 +18,23 @@ public enum Welch {
         let bins = n / 2 + 1
         let segments = (x.count - n) / hop + 1
         var acc = [Double](repeating: 0, count: bins)
-        var frame = [Double](repeating: 0, count: n)
-        var spectrum = [Double](repeating: 0, count: 2 * bins)
-        let plan = FFT.realForwardPlan(count: n)
+        let frame = AlignedBuffer(count: n), spectrum = AlignedBuffer(count: 2 * bins)
+        let f = frame.pointer, sp = spectrum.pointer
+        let plan = FFT.alignedRealForwardPlan(count: n)
         x.withUnsafeBufferPointer { xp in
             window.withUnsafeBufferPointer { w in
-                frame.withUnsafeMutableBufferPointer { f in
-                    spectrum.withUnsafeMutableBufferPointer { sp in
-                        acc.withUnsafeMutableBufferPointer { a in
-                            for s in 0..<segments {
-                                let start = s * hop
-                                var sum = 0.0
-                                for m in 0..<n { sum += xp[start + m] }
-                                let mean = sum / Double(n)
-                                for m in 0..<n { f[m] = (xp[start + m] - mean) * w[m] }
-                                FFT.forwardReal(f.baseAddress!, sp.baseAddress!, count: n, plan: plan)
-                                for k in 0..<bins {
-                                    var p = (sp[2 * k] * sp[2 * k] + sp[2 * k + 1] * sp[2 * k + 1]) * scale
-                                    if k > 0 && !(n % 2 == 0 && k == bins - 1) { p *= 2 }
-                                    a[k] += p
-                                }
-                            }
+                acc.withUnsafeMutableBufferPointer { a in
+                    for s in 0..<segments {
+                        let start = s * hop
+                        var sum = 0.0
+                        for m in 0..<n { sum += xp[start + m] }
+                        let mean = sum / Double(n)
+                        for m in 0..<n { f[m] = (xp[start + m] - mean) * w[m] }
+                        FFT.forwardReal(frame, spectrum, plan: plan)
+                        for k in 0..<bins {
+                            var p = (sp[2 * k] * sp[2 * k] + sp[2 * k + 1] * sp[2 * k + 1]) * scale
+                            if k > 0 && !(n % 2 == 0 && k == bins - 1) { p *= 2 }
+                            a[k] += p
                         }
                     }
                 }
