@@ -72,6 +72,8 @@ def qaqc_v1(samples: np.ndarray, sr: int) -> dict[str, float]:
     x = resample_extending_edges(np.asarray(samples, dtype=np.float64), sr, ANALYSIS_RATE)
     sos = scipy.signal.butter(BANDPASS_ORDER, BAND, btype="bandpass", fs=ANALYSIS_RATE, output="sos")
     y = scipy.signal.sosfiltfilt(sos, x)
+    if math.sqrt(np.mean(y * y)) <= 1e-6:
+        raise ValueError("no sound in the heart-sound band")
     out = [x.mean(), y.std(), math.sqrt(np.mean(y * y)), np.abs(y).max()]
 
     f, psd = scipy.signal.welch(x, fs=ANALYSIS_RATE, nperseg=N_FFT)

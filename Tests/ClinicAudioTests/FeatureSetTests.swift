@@ -77,5 +77,7 @@ import Testing
         #expect(try FeatureSet.qaqcV1.compute(stereo) == FeatureSet.qaqcV1.compute(mono, sampleRate: 4000))
         #expect(throws: DSPError.self) { try FeatureSet.qaqcV1.compute([Double](repeating: 0.1, count: 1000), sampleRate: 2000) }
         #expect(throws: DSPError.self) { try FeatureSet.qaqcV1.compute([Double](repeating: 0, count: 8000), sampleRate: 4000) }
+        // A constant (DC-only) recording: only rounding is left in the band.
+        #expect(throws: DSPError.self) { try FeatureSet.qaqcV1.compute([Double](repeating: 0.3, count: 24000), sampleRate: 8000) }
     }
 }

@@ -22,6 +22,9 @@ extension FeatureSet {
     /// 6. `zero_crossing_rate`: mean over frames of `y`.
     /// 7. MFCC means and standard deviations over frames: Slaney mel bank over the band,
     ///    `power_to_db` (ref 1, amin 1e-10, top_db 80), DCT-II ortho.
+    ///
+    /// Throws `.tooShort` under `minimumDuration`, `.degenerate` when the band-passed signal's
+    /// RMS is at most 1e-6 (-120 dB full scale: nothing but rounding, e.g. a DC-only file).
     public func compute(_ samples: [Double], sampleRate: Double) throws(DSPError) -> Features {
         guard sampleRate > 0, Double(samples.count) / sampleRate >= minimumDuration else {
             throw DSPError(.tooShort, "The recording is too short for features: at least \(minimumDuration) s is needed.")
@@ -33,8 +36,10 @@ extension FeatureSet {
         let bandpass = try Butterworth.sos(order: bandpassOrder, .bandpass(band.lowerBound, band.upperBound),
                                            sampleRate: analysisRate)
         let y = try IIR.sosfiltfilt(bandpass, x)
-        guard y.contains(where: { $0 != 0 }) else {
-            throw DSPError(.degenerate, "The recording has no sound in the heart-sound band.")
+        // Below -120 dB full scale (under 16-bit quantisation noise) the band holds only the
+        // resampler's and filter's rounding, e.g. for a constant (DC-only) recording.
+        guard Stats.rms(y) > 1e-6 else {
+            throw DSPError(.degenerate, "The recording has no sound in the heart-sound band (20–720 Hz).")
         }
         var out: [Double] = []
         out.append(Stats.mean(x))
