@@ -8,19 +8,19 @@ public enum Envelope {
     public static func hilbert(_ x: [Double]) -> [Double] {
         let n = x.count
         guard n > 0 else { return [] }
-        let half = FFT.forwardReal(x, count: n)
+        let input = AlignedBuffer(x), half = AlignedBuffer(count: 2 * (n / 2 + 1))
+        FFT.forwardReal(input, half, plan: FFT.alignedPlan(.realForward, count: n))
         // Analytic spectrum: X[0], 2·X[1 ..< (n+1)/2], X[n/2] when n is even, zeros above.
-        var full = [Double](repeating: 0, count: 2 * n)
-        full[0] = half[0]; full[1] = half[1]
-        for k in 1..<((n + 1) / 2) { full[2 * k] = 2 * half[2 * k]; full[2 * k + 1] = 2 * half[2 * k + 1] }
-        if n % 2 == 0 { full[n] = half[n]; full[n + 1] = half[n + 1] }
-        let analytic = FFT.complex(full, inverse: true)
+        let full = AlignedBuffer(count: 2 * n), h = half.pointer, f = full.pointer
+        f[0] = h[0]; f[1] = h[1]
+        for k in 1..<((n + 1) / 2) { f[2 * k] = 2 * h[2 * k]; f[2 * k + 1] = 2 * h[2 * k + 1] }
+        if n % 2 == 0 { f[n] = h[n]; f[n + 1] = h[n + 1] }
+        let analytic = AlignedBuffer(count: 2 * n), a = analytic.pointer
+        FFT.complex(full, analytic, plan: FFT.alignedPlan(.complexInverse, count: n))
         let scale = 1 / Double(n)
-        return analytic.withUnsafeBufferPointer { a in
-            (0..<n).map { (i: Int) -> Double in
-                let re = a[2 * i], im = a[2 * i + 1]
-                return (re * re + im * im).squareRoot() * scale
-            }
+        return (0..<n).map { (i: Int) -> Double in
+            let re = a[2 * i], im = a[2 * i + 1]
+            return (re * re + im * im).squareRoot() * scale
         }
     }
 
@@ -43,14 +43,19 @@ public enum Envelope {
         let y = x.map { $0 - mean }
         var size = 1
         while size < 2 * n - 1 { size <<= 1 }
-        var spectrum = FFT.forwardReal(y, count: size)
+        let input = AlignedBuffer(count: size), spectrum = AlignedBuffer(count: 2 * (size / 2 + 1))
+        y.withUnsafeBufferPointer { input.pointer.update(from: $0.baseAddress!, count: n) }
+        FFT.forwardReal(input, spectrum, plan: FFT.alignedPlan(.realForward, count: size))
+        let sp = spectrum.pointer
         for k in 0..<(size / 2 + 1) {
-            let re = spectrum[2 * k], im = spectrum[2 * k + 1]
-            spectrum[2 * k] = re * re + im * im
-            spectrum[2 * k + 1] = 0
+            let re = sp[2 * k], im = sp[2 * k + 1]
+            sp[2 * k] = re * re + im * im
+            sp[2 * k + 1] = 0
         }
-        let r = FFT.inverseReal(spectrum, count: size)
+        let output = AlignedBuffer(count: size)
+        FFT.inverseReal(spectrum, output, plan: FFT.alignedPlan(.realInverse, count: size))
+        let r = output.array(n)
         guard r[0] > 0 else { throw DSPError(.degenerate, "The autocorrelation of a constant signal is undefined.") }
-        return (0..<n).map { r[$0] / r[0] }
+        return r.map { $0 / r[0] }
     }
 }

@@ -7,7 +7,8 @@ import Foundation
 /// once per (kind, length) behind a lock, with `FFTW_ESTIMATE | FFTW_UNALIGNED` so that one
 /// plan can run on any caller's buffers (`fftw_execute_dft_*` with new arrays), and cached.
 /// Complex data is interleaved: `[re0, im0, re1, im1, ...]`. Transforms are unnormalised,
-/// like FFTW (an inverse after a forward transform multiplies by n).
+/// like FFTW (an inverse after a forward transform multiplies by n). Internal callers that
+/// run many transforms use the SIMD plans of `FFT+Aligned.swift` instead.
 public enum FFT {
     /// The FFTW library version, e.g. "fftw-3.3.10-sse2-avx".
     public static var libraryVersion: String { String(cString: clinic_fftw_version()) }
@@ -19,17 +20,6 @@ public enum FFT {
         let plan = PlanCache.shared.plan(.realForward, count)
         output.withMemoryRebound(to: fftw_complex.self, capacity: count / 2 + 1) { out in
             fftw_execute_dft_r2c(plan.raw, UnsafeMutablePointer(mutating: input), out)
-        }
-    }
-
-    /// The real-to-complex plan for `count` samples, for callers that run many transforms
-    /// on `AlignedBuffer`s (a SIMD plan: only for fftw_malloc'd buffers).
-    static func alignedRealForwardPlan(count: Int) -> PlanCache.Plan { PlanCache.shared.plan(.realForwardAligned, count) }
-
-    /// Real-to-complex DFT between SIMD-aligned buffers with a plan from `alignedRealForwardPlan`.
-    static func forwardReal(_ input: AlignedBuffer, _ output: AlignedBuffer, plan: PlanCache.Plan) {
-        output.pointer.withMemoryRebound(to: fftw_complex.self, capacity: output.count / 2) { out in
-            fftw_execute_dft_r2c(plan.raw, input.pointer, out)
         }
     }
 
@@ -88,21 +78,9 @@ public enum FFT {
     }
 }
 
-/// Doubles in memory from `fftw_malloc`, aligned as FFTW's SIMD plans need. Zeroed.
-final class AlignedBuffer {
-    let pointer: UnsafeMutablePointer<Double>
-    let count: Int
-    init(count: Int) {
-        self.count = count
-        pointer = fftw_alloc_real(max(count, 1))!
-        pointer.initialize(repeating: 0, count: max(count, 1))
-    }
-    deinit { fftw_free(pointer) }
-}
-
 /// FFTW plans made once and shared. Creation and destruction run under one lock.
 final class PlanCache: @unchecked Sendable {
-    enum Kind: Hashable { case realForward, realInverse, complexForward, complexInverse, realForwardAligned }
+    enum Kind: Hashable { case realForward, realInverse, complexForward, complexInverse }
 
     /// One FFTW plan; destroyed (under the planner lock) when no caller holds it any more.
     final class Plan: @unchecked Sendable {
@@ -117,28 +95,31 @@ final class PlanCache: @unchecked Sendable {
     static let capacity = 64
 
     private var plans: [Key: Plan] = [:]
-    private struct Key: Hashable { var kind: Kind; var count: Int }
+    private struct Key: Hashable { var kind: Kind; var count: Int; var aligned: Bool }
 
-    func plan(_ kind: Kind, _ count: Int) -> Plan {
+    /// The plan for `kind` and `count`. `aligned` plans may use SIMD codelets and run only
+    /// on `fftw_malloc`'d buffers (`AlignedBuffer`); the others run on any memory.
+    func plan(_ kind: Kind, _ count: Int, aligned: Bool = false) -> Plan {
         precondition(count > 0, "FFT length must be positive")
         var evicted: [Key: Plan] = [:]
         defer { _ = evicted }  // released after the lock is dropped
         PlanCache.planner.lock()
         defer { PlanCache.planner.unlock() }
-        if let plan = plans[Key(kind: kind, count: count)] { return plan }
+        let key = Key(kind: kind, count: count, aligned: aligned)
+        if let plan = plans[key] { return plan }
         if plans.count >= PlanCache.capacity { swap(&evicted, &plans) }
-        let plan = Plan(make(kind, count))
-        plans[Key(kind: kind, count: count)] = plan
+        let plan = Plan(make(kind, count, aligned: aligned))
+        plans[key] = plan
         return plan
     }
 
-    private func make(_ kind: Kind, _ n: Int) -> OpaquePointer {
-        let flags = UInt32(FFTW_ESTIMATE) | (kind == .realForwardAligned ? 0 : UInt32(FFTW_UNALIGNED))
+    private func make(_ kind: Kind, _ n: Int, aligned: Bool) -> OpaquePointer {
+        let flags = UInt32(FFTW_ESTIMATE) | (aligned ? 0 : UInt32(FFTW_UNALIGNED))
         let real = fftw_alloc_real(n)!, cplx = fftw_alloc_complex(n)!, cplx2 = fftw_alloc_complex(n)!
         defer { fftw_free(real); fftw_free(cplx); fftw_free(cplx2) }
         let n32 = Int32(n)
         let plan: OpaquePointer? = switch kind {
-        case .realForward, .realForwardAligned: fftw_plan_dft_r2c_1d(n32, real, cplx, flags)
+        case .realForward: fftw_plan_dft_r2c_1d(n32, real, cplx, flags)
         case .realInverse: fftw_plan_dft_c2r_1d(n32, cplx, real, flags)
         case .complexForward: fftw_plan_dft_1d(n32, cplx, cplx2, FFTW_FORWARD, flags)
         case .complexInverse: fftw_plan_dft_1d(n32, cplx, cplx2, FFTW_BACKWARD, flags)

@@ -67,7 +67,7 @@ public enum STFT {
         let n = config.fftLength, bins = config.binCount, hop = config.hopLength
         let frames = config.frameCount(x.count)
         let window = config.window
-        let plan = FFT.alignedRealForwardPlan(count: n)
+        let plan = FFT.alignedPlan(.realForward, count: n)
         // Zero-padded signal: n/2 zeros on each side.
         var padded = [Double](repeating: 0, count: x.count + n)
         padded.withUnsafeMutableBufferPointer { p in

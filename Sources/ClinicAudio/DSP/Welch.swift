@@ -20,7 +20,7 @@ public enum Welch {
         var acc = [Double](repeating: 0, count: bins)
         let frame = AlignedBuffer(count: n), spectrum = AlignedBuffer(count: 2 * bins)
         let f = frame.pointer, sp = spectrum.pointer
-        let plan = FFT.alignedRealForwardPlan(count: n)
+        let plan = FFT.alignedPlan(.realForward, count: n)
         x.withUnsafeBufferPointer { xp in
             window.withUnsafeBufferPointer { w in
                 acc.withUnsafeMutableBufferPointer { a in
