@@ -25,14 +25,17 @@ let package = Package(
     targets: [
         // C libraries: module map + shim header, nothing else.
         .systemLibrary(name: "CSndfile", providers: [.apt(["libsndfile1-dev"])]),
+        .systemLibrary(name: "CFFTW", providers: [.apt(["libfftw3-dev"])]),
+        .systemLibrary(name: "CSoxr", providers: [.apt(["libsoxr-dev"])]),
 
         // Domain values. No I/O.
         .target(name: "ClinicCore", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
 
-        // Decoding, validation and lossless encoding of recordings (libsndfile).
+        // Decoding, validation and lossless encoding of recordings (libsndfile), and the
+        // DSP front end: resampling (libsoxr), filters, spectra and envelopes (FFTW).
         .target(
             name: "ClinicAudio",
-            dependencies: ["CSndfile", "ClinicCore"]
+            dependencies: ["CSndfile", "CFFTW", "CSoxr", "ClinicCore"]
         ),
 
         // The local SQLite store: migrations, records, change log, audio blob files.

@@ -4,7 +4,7 @@
 set -euo pipefail
 packages=(
   build-essential pkg-config
-  libsqlite3-dev libsndfile1-dev libfftw3-dev libopenblas-dev libcurl4-openssl-dev
+  libsqlite3-dev libsndfile1-dev libfftw3-dev libsoxr-dev libopenblas-dev libcurl4-openssl-dev
 )
 missing=()
 for p in "${packages[@]}"; do

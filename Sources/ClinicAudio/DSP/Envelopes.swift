@@ -1,0 +1,61 @@
+import Foundation
+
+/// Envelopes and autocorrelation on FFTW, matching `scipy.signal.hilbert` and
+/// `Training/dsp_reference.py` (Springer 2016's homomorphic envelope and autocorrelation).
+public enum Envelope {
+    /// `|scipy.signal.hilbert(x)|`: the magnitude of the analytic signal, from a
+    /// length-N DFT (any N, no zero padding).
+    public static func hilbert(_ x: [Double]) -> [Double] {
+        let n = x.count
+        guard n > 0 else { return [] }
+        let input = AlignedBuffer(x), half = AlignedBuffer(count: 2 * (n / 2 + 1))
+        FFT.forwardReal(input, half, plan: FFT.alignedPlan(.realForward, count: n))
+        // Analytic spectrum: X[0], 2·X[1 ..< (n+1)/2], X[n/2] when n is even, zeros above.
+        let full = AlignedBuffer(count: 2 * n), h = half.pointer, f = full.pointer
+        f[0] = h[0]; f[1] = h[1]
+        for k in 1..<((n + 1) / 2) { f[2 * k] = 2 * h[2 * k]; f[2 * k + 1] = 2 * h[2 * k + 1] }
+        if n % 2 == 0 { f[n] = h[n]; f[n + 1] = h[n + 1] }
+        let analytic = AlignedBuffer(count: 2 * n), a = analytic.pointer
+        FFT.complex(full, analytic, plan: FFT.alignedPlan(.complexInverse, count: n))
+        let scale = 1 / Double(n)
+        return (0..<n).map { (i: Int) -> Double in
+            let re = a[2 * i], im = a[2 * i + 1]
+            return (re * re + im * im).squareRoot() * scale
+        }
+    }
+
+    /// Springer's homomorphic envelope: `exp(filtfilt(b, a, log|hilbert(x)|))` with a
+    /// first-order Butterworth lowpass at `cutoff` Hz (scipy filtfilt defaults, padlen 6),
+    /// then `env[0] = env[1]`. Throws `.tooShort` for fewer than 7 samples.
+    public static func homomorphic(_ x: [Double], sampleRate: Double, cutoff: Double = 8) throws(DSPError) -> [Double] {
+        let lowpass = try Butterworth.transferFunction(order: 1, .lowpass(cutoff), sampleRate: sampleRate)
+        var env = try IIR.filtfilt(lowpass, hilbert(x).map { log($0) }).map { exp($0) }
+        if env.count > 1 { env[0] = env[1] }
+        return env
+    }
+
+    /// Normalised autocorrelation for lags 0 ..< N of `x - mean(x)` (`r[0] == 1`), by a
+    /// zero-padded FFT of the next power of two ≥ 2N - 1. Throws `.degenerate` for a constant signal.
+    public static func autocorrelation(_ x: [Double]) throws(DSPError) -> [Double] {
+        let n = x.count
+        guard n > 0 else { return [] }
+        let mean = x.reduce(0, +) / Double(n)
+        let y = x.map { $0 - mean }
+        var size = 1
+        while size < 2 * n - 1 { size <<= 1 }
+        let input = AlignedBuffer(count: size), spectrum = AlignedBuffer(count: 2 * (size / 2 + 1))
+        y.withUnsafeBufferPointer { input.pointer.update(from: $0.baseAddress!, count: n) }
+        FFT.forwardReal(input, spectrum, plan: FFT.alignedPlan(.realForward, count: size))
+        let sp = spectrum.pointer
+        for k in 0..<(size / 2 + 1) {
+            let re = sp[2 * k], im = sp[2 * k + 1]
+            sp[2 * k] = re * re + im * im
+            sp[2 * k + 1] = 0
+        }
+        let output = AlignedBuffer(count: size)
+        FFT.inverseReal(spectrum, output, plan: FFT.alignedPlan(.realInverse, count: size))
+        let r = output.array(n)
+        guard r[0] > 0 else { throw DSPError(.degenerate, "The autocorrelation of a constant signal is undefined.") }
+        return r.map { $0 / r[0] }
+    }
+}

@@ -1,0 +1,61 @@
+import Foundation
+
+/// A named, versioned set of heart-sound signal features. Every feature is computed at a
+/// fixed analysis rate after resampling, so the same heart sound recorded at 2, 4, 8 or
+/// 44.1 kHz gives the same values (within the tolerances in docs/audio-front-end.md).
+///
+/// A feature set's definition never changes once shipped: a different computation gets a
+/// new name (`qaqc-v2`), so stored values stay comparable.
+public struct FeatureSet: Sendable, Equatable {
+    /// The name stored next to the values, e.g. "qaqc-v1".
+    public let name: String
+    /// The analysis rate in Hz. 2000 Hz: the training copies of the data sets are 2 kHz, so
+    /// nothing above 1 kHz may be used.
+    public let analysisRate: Double
+    /// The heart-sound band in Hz (Butterworth band-pass, zero-phase).
+    public let band: ClosedRange<Double>
+    /// Order of the Butterworth band-pass (scipy `butter(order, band, 'bandpass')`).
+    public let bandpassOrder: Int
+    /// STFT settings at the analysis rate.
+    public let stft: STFTConfig
+    /// Mel bands (Slaney) over `band`.
+    public let melBands: Int
+    /// MFCCs kept (mean and std of each).
+    public let mfccCount: Int
+    /// The highest frequency (Hz) any feature looks at: libsoxr HQ's passband ends at
+    /// 0.913 × the output Nyquist frequency (913 Hz at 2 kHz), so a recording made at 2 kHz
+    /// and one downsampled to 2 kHz differ above it. 880 Hz leaves a margin.
+    public var resamplerBandLimit: Double { 0.88 * analysisRate / 2 }
+    /// Shortest accepted signal, in seconds.
+    public let minimumDuration: Double
+
+    /// qaqc-v1: signal-quality features at 2000 Hz in a 20–720 Hz band (see `compute`).
+    public static let qaqcV1 = FeatureSet(
+        name: "qaqc-v1", analysisRate: 2000, band: 20...720, bandpassOrder: 4,
+        stft: STFTConfig(fftLength: 256, hopLength: 64), melBands: 32, mfccCount: 13, minimumDuration: 1
+    )
+
+    /// The feature names, in the order `Features.values` holds them.
+    public var featureNames: [String] {
+        ["signal_mean", "signal_std", "rms", "peak", "snr_db", "envelope_variance",
+         "spectral_centroid", "spectral_bandwidth", "spectral_rolloff", "spectral_flatness", "zero_crossing_rate"]
+            + (0..<mfccCount).map { "mfcc\($0)_mean" } + (0..<mfccCount).map { "mfcc\($0)_std" }
+    }
+}
+
+/// The values of one feature set for one recording.
+public struct Features: Sendable, Equatable, Codable {
+    /// The feature set's name, e.g. "qaqc-v1".
+    public var featureSet: String
+    /// The analysis rate the features were computed at, Hz.
+    public var analysisRate: Double
+    /// Feature names, in the feature set's order.
+    public var names: [String]
+    /// The values, one per name.
+    public var values: [Double]
+
+    /// The value of the named feature, if the set has it.
+    public subscript(name: String) -> Double? {
+        names.firstIndex(of: name).map { values[$0] }
+    }
+}
