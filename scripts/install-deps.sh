@@ -5,6 +5,7 @@ set -euo pipefail
 packages=(
   build-essential pkg-config
   libsqlite3-dev libsndfile1-dev libfftw3-dev libsoxr-dev libopenblas-dev libcurl4-openssl-dev
+  postgresql openssl curl
 )
 missing=()
 for p in "${packages[@]}"; do

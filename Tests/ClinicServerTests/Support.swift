@@ -14,6 +14,10 @@ enum Backend: String, CaseIterable, CustomTestStringConvertible, Sendable {
 
 /// A server with two sites: A with devices a1 and a2, B with device b1.
 struct Fixture: Sendable {
+    init(config: ServerConfiguration, storage: any ServerStorage, blobs: FileBlobStorage, directory: URL, a1: DeviceRecord, a2: DeviceRecord, b1: DeviceRecord, tokenA1: String, tokenA2: String, tokenB1: String, revokedToken: String) {
+        self.config = config; self.storage = storage; self.blobs = blobs; self.directory = directory
+        self.a1 = a1; self.a2 = a2; self.b1 = b1; self.tokenA1 = tokenA1; self.tokenA2 = tokenA2; self.tokenB1 = tokenB1; self.revokedToken = revokedToken
+    }
     let config: ServerConfiguration
     let storage: any ServerStorage
     let blobs: FileBlobStorage
