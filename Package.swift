@@ -20,7 +20,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     ],
     targets: [
         // C libraries: module map + shim header, nothing else.
@@ -62,6 +64,7 @@ let package = Package(
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ],
             plugins: ["EmbedMigrations"]
         ),
@@ -83,7 +86,16 @@ let package = Package(
         .executableTarget(
             name: "clinic-bench",
             dependencies: ["ClinicCore", "ClinicStore", "ClinicAudio"],
-            path: "Benchmarks"
+            path: "Benchmarks/Store"
+        ),
+        // Server load benchmark (`swift run -c release clinic-server-bench`): N devices over loopback.
+        .executableTarget(
+            name: "clinic-server-bench",
+            dependencies: [
+                "ClinicServer", "ClinicSync", "ClinicCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
+            path: "Benchmarks/Server"
         ),
 
         // Build tool: embeds Migrations/*.sql into the store's code so the installed

@@ -5,6 +5,7 @@ import Hummingbird
 import HummingbirdCore
 import HummingbirdTLS
 import Logging
+import NIOCore
 import NIOSSL
 
 /// The request context: who is calling, once the token is checked.
@@ -32,7 +33,8 @@ public func buildApplication(_ config: ServerConfiguration, storage: any ServerS
     if let tls = config.tls {
         let chain = try NIOSSLCertificate.fromPEMFile(tls.certificate).map { NIOSSLCertificateSource.certificate($0) }
         let key = try NIOSSLPrivateKey(file: tls.key, format: .pem)
-        let tlsConfig = TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(key))
+        var tlsConfig = TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(key))
+        tlsConfig.minimumTLSVersion = .tlsv12
         server = try .tls(.http1(), tlsConfiguration: tlsConfig)
     }
     return Application(router: router, server: server,
@@ -44,7 +46,8 @@ public func buildApplication(_ config: ServerConfiguration, storage: any ServerS
 public func buildRouter(_ config: ServerConfiguration, storage: any ServerStorage, blobs: any BlobStorage) -> Router<ClinicRequestContext> {
     let router = Router(context: ClinicRequestContext.self)
     router.get("v1/health") { _, _ in
-        try JSONResponse(["status": "ok", "version": ClinicServerInfo.version, "protocol_version": String(SyncProtocol.version)])
+        struct Health: Encodable { var status = "ok"; var version = ClinicServerInfo.version; var protocol_version = SyncProtocol.version }
+        return try JSONResponse(Health())
     }
     let api = router.group("v1").add(middleware: DeviceAuthenticator(storage: storage))
     SyncController(config: config, storage: storage).add(to: api)
@@ -79,11 +82,20 @@ func JSONResponse(_ value: some Encodable, status: HTTPResponse.Status = .ok) th
 
 /// Reads a JSON body of at most `limit` bytes (413 above it) into `T` (400 with the reason otherwise).
 func decodeBody<T: Decodable>(_ type: T.Type, _ request: Request, limit: Int) async throws -> T {
-    let buffer = try await request.body.collect(upTo: limit)
+    let buffer = try await collect(request, limit: limit)
     do {
         return try JSONDecoder().decode(T.self, from: Data(buffer.readableBytesView))
     } catch let error as DecodingError {
         throw ServerError.badRequest(describe(error))
+    }
+}
+
+/// The body, or 413 with an error body when it is larger than `limit`.
+func collect(_ request: Request, limit: Int) async throws -> ByteBuffer {
+    do {
+        return try await request.body.collect(upTo: limit)
+    } catch is NIOTooManyBytesError {
+        throw ServerError(.contentTooLarge, "too_large", "The request body is larger than \(limit) bytes (see /v1/capabilities).")
     }
 }
 
@@ -97,7 +109,8 @@ func describe(_ error: DecodingError) -> String {
     case .valueNotFound(let type, let c): return "\(path(c.codingPath)): expected \(type), found null"
     case .keyNotFound(let key, let c): return "\(path(c.codingPath + [key])): missing"
     case .dataCorrupted(let c):
-        return c.codingPath.isEmpty ? "the body is not valid JSON" : "\(path(c.codingPath)): \(c.debugDescription)"
+        // JSONDecoder's own descriptions can quote the offending value; say only where.
+        return c.codingPath.isEmpty ? "the body is not valid JSON" : "\(path(c.codingPath)): invalid value"
     @unknown default: return "the body does not match the expected shape"
     }
 }

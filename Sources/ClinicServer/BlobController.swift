@@ -23,7 +23,7 @@ struct BlobController {
             guard offset >= 0, total >= 1 else { throw ServerError.badRequest("Query parameters offset and total are required.") }
             let current = try await status(sha, site: device.siteID)
             if current.complete { return try JSONResponse(current) }
-            let chunk = try await request.body.collect(upTo: config.chunkBytes)
+            let chunk = try await collect(request, limit: config.chunkBytes)
             guard offset + Int64(chunk.readableBytes) <= total else {
                 throw ServerError.badRequest("The chunk runs past the total size given.")
             }
@@ -47,7 +47,9 @@ struct BlobController {
             var headers: HTTPFields = [.contentType: "application/octet-stream", .acceptRanges: "bytes"]
             if let header = request.headers[.range] {
                 guard let r = parseRange(header, size: size) else {
-                    throw ServerError(.rangeNotSatisfiable, "bad_range", "The Range header must be bytes=START-END within the blob's \(size) bytes.")
+                    var error = ServerError(.rangeNotSatisfiable, "bad_range", "The Range header must be bytes=START-END within the blob's \(size) bytes.")
+                    error.contentRange = "bytes */\(size)"
+                    throw error
                 }
                 range = r
                 status = .partialContent

@@ -15,14 +15,18 @@ public struct ServerAdmin: Sendable {
     }
 
     /// Enrols a device at a site (by name or id) and returns it with its bearer token, shown only now.
-    public func enroll(site: String, name: String?) async throws -> (DeviceRecord, token: String) {
+    /// `deviceID` is the laptop's own id (`clinic status` shows it): its change log is signed with it.
+    public func enroll(site: String, name: String?, deviceID: UUID? = nil) async throws -> (DeviceRecord, token: String) {
         let sites = try await storage.sites()
         guard let s = sites.first(where: { $0.name == site || $0.id == site.lowercased() }) else {
             throw AdminError("No site named \(site.count > 60 ? "that" : "\"\(site)\""). Add it first with `clinic-server site add NAME`.")
         }
         let deviceName = try TextField.singleLine(name ?? "device", field: "Device name", maxLength: 200)
         let token = Tokens.generate()
-        let device = DeviceRecord(id: UUID(), siteID: s.id, siteName: s.name, name: deviceName, createdAt: Timestamp.format(Date()))
+        if let deviceID, try await storage.devices().contains(where: { $0.id == deviceID }) {
+            throw AdminError("Device \(deviceID.lowercased) is already enrolled; revoke it first to issue a new token.")
+        }
+        let device = DeviceRecord(id: deviceID ?? UUID(), siteID: s.id, siteName: s.name, name: deviceName, createdAt: Timestamp.format(Date()))
         try await storage.createDevice(device, tokenHash: Tokens.hash(token))
         return (device, token)
     }

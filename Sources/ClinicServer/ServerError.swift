@@ -9,6 +9,8 @@ public struct ServerError: Error, HTTPResponseError, Sendable {
     public var status: HTTPResponse.Status
     public var code: String
     public var message: String
+    /// For 416: `bytes */SIZE`.
+    var contentRange: String?
 
     public init(_ status: HTTPResponse.Status, _ code: String, _ message: String) {
         self.status = status
@@ -20,6 +22,7 @@ public struct ServerError: Error, HTTPResponseError, Sendable {
         let body = (try? JSONEncoder().encode(ErrorBody(error: code, message: message))) ?? Data()
         var headers: HTTPFields = [.contentType: "application/json"]
         if status == .unauthorized { headers[.wwwAuthenticate] = "Bearer" }
+        if let contentRange { headers[.contentRange] = contentRange }
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
     }
 

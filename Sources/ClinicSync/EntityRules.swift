@@ -6,7 +6,7 @@ import Foundation
 /// The server and the sync client check pushed and pulled changes with the same rules.
 public enum EntityRules {
     enum Kind {
-        case uuid, text(Int), multiline, timestamp, date, integer, real, flag, oneOf([String])
+        case uuid, text(Int), multiline, timestamp, date, integer, real, flag, oneOf([String]), sha256
     }
 
     static let patient: [String: Kind] = [
@@ -18,9 +18,9 @@ public enum EntityRules {
     static let recording: [String: Kind] = [
         "id": .uuid, "patient_id": .uuid, "location": .oneOf(AuscultationLocation.allCases.map(\.rawValue)),
         "recorded_at": .timestamp, "operator": .text(200), "device": .text(200), "original_filename": .text(255),
-        "original_format": .text(64), "original_sha256": .text(64), "original_size": .integer, "stored_format": .text(64),
+        "original_format": .text(64), "original_sha256": .sha256, "original_size": .integer, "stored_format": .text(64),
         "sample_rate": .integer, "channels": .integer, "frames": .integer, "duration": .real,
-        "audio_sha256": .text(64), "audio_size": .integer, "samples_sha256": .text(64),
+        "audio_sha256": .sha256, "audio_size": .integer, "samples_sha256": .sha256,
         "created_at": .timestamp, "deleted": .flag,
     ]
     static let assessment: [String: Kind] = [
@@ -54,6 +54,7 @@ public enum EntityRules {
         let schema = schema(change.entity)
         for (name, value) in change.fields.sorted(by: { $0.key < $1.key }) {
             guard let kind = schema[name] else { return "unknown field \(name) for a \(change.entity.rawValue)" }
+            if value == .null, required(change.entity).contains(name) { return "field \(name) must not be null" }
             if let why = check(value, kind) { return "field \(name) \(why)" }
         }
         if let id = change.fields["id"], id.text != change.entityID.lowercased {
@@ -103,6 +104,10 @@ public enum EntityRules {
             guard let d = value.real, d.isFinite, d >= 0 else { return "must be a non-negative number" }
         case .flag:
             guard case .integer(let i) = value, i == 0 || i == 1 else { return "must be 0 or 1" }
+        case .sha256:
+            guard let t = value.text, t.utf8.count == 64, t.utf8.allSatisfy({ (48...57).contains($0) || (97...102).contains($0) }) else {
+                return "must be 64 lowercase hexadecimal characters"
+            }
         case .oneOf(let allowed):
             guard let t = value.text, allowed.contains(t) else { return "must be one of \(allowed.joined(separator: ", "))" }
         }

@@ -144,10 +144,17 @@ struct DeviceCommand: AsyncParsableCommand {
         @OptionGroup var data: DataOptions
         @Option(help: "The site's name or id.") var site: String
         @Option(help: "A name for the device.") var name: String?
+        @Option(help: "The laptop's device id, as `clinic status` shows it (its changes carry it). Default: a new id.")
+        var deviceId: String?
         @OptionGroup var output: JSONOption
 
+        func validate() throws {
+            if let deviceId, UUID(uuidString: deviceId) == nil { throw ValidationError("--device-id must be a UUID.") }
+        }
+
         func run() async throws {
-            let (device, token) = try await withStorage(data) { try await $0.enroll(site: site, name: name) }
+            let id = deviceId.flatMap(UUID.init(uuidString:))
+            let (device, token) = try await withStorage(data) { try await $0.enroll(site: site, name: name, deviceID: id) }
             if output.json {
                 struct Enrolled: Encodable { var device: DeviceRecord; var token: String }
                 try printJSON(Enrolled(device: device, token: token))
