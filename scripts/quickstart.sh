@@ -5,8 +5,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/install-deps.sh
 
-echo "== Building clinic (release)"
-swift build -c release --product clinic 2>&1 | grep -E "error|warning: |Compiling|Build complete" | grep -v "^\[" || true
+echo "== Building clinic and clinic-server (release; the first build takes several minutes)"
+for product in clinic clinic-server; do
+  swift build -c release --product "$product" 2>&1 | grep -E "error|Build complete" || true
+done
 bin="$(swift build -c release --show-bin-path)/clinic"
 [ -x "$bin" ] || { echo "error: the build did not produce $bin" >&2; exit 1; }
 
@@ -16,7 +18,8 @@ if [ -z "$prefix" ]; then
 fi
 install -d "$prefix/bin"
 install -m 755 "$bin" "$prefix/bin/clinic"
-echo "== Installed $prefix/bin/clinic"
+install -m 755 "$(dirname "$bin")/clinic-server" "$prefix/bin/clinic-server"
+echo "== Installed $prefix/bin/clinic and $prefix/bin/clinic-server"
 case ":$PATH:" in *":$prefix/bin:"*) ;; *) echo "   (add $prefix/bin to your PATH)";; esac
 clinic="$prefix/bin/clinic"
 
@@ -58,5 +61,29 @@ import_sample "$p4" other Samples/physionet2016_b0001.flac
 echo "== Status"
 "$clinic" status
 "$clinic" doctor | tail -n 1
+
+# The local central server: a site for the demo clinic, this laptop enrolled under its own
+# device id, and the server started on 127.0.0.1 to check that it answers.
+server="$prefix/bin/clinic-server"
+export CLINIC_SERVER_DATA="${CLINIC_SERVER_DATA:-$HOME/.clinic-server}"
+echo "== Local server in $CLINIC_SERVER_DATA"
+device_id=$("$clinic" status --json | sed -n 's/.*"device_id" : "\(.*\)".*/\1/p')
+"$server" site list | grep -q "Demo clinic" || "$server" site add "Demo clinic" >/dev/null
+token_file="$CLINIC_SERVER_DATA/demo-device-token"
+if ! "$server" device list | grep -q "$device_id"; then
+  "$server" device enroll --site "Demo clinic" --name "$(hostname)" --device-id "$device_id" 2>/dev/null > "$token_file"
+  chmod 600 "$token_file"
+fi
+port="${CLINIC_DEMO_PORT:-18080}"
+"$server" serve --port "$port" > "$CLINIC_SERVER_DATA/demo-server.log" 2>&1 &
+server_pid=$!
+trap 'kill $server_pid 2>/dev/null || true' EXIT
+for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/v1/health" >/dev/null && break; sleep 0.2; done
+echo "   health:       $(curl -sf "http://127.0.0.1:$port/v1/health")"
+if [ -s "$token_file" ]; then
+  echo "   capabilities: $(curl -sf -H "Authorization: Bearer $(cat "$token_file")" "http://127.0.0.1:$port/v1/capabilities")"
+fi
+kill $server_pid; wait $server_pid 2>/dev/null || true
+echo "   (server stopped; run it with: clinic-server serve)"
 echo
-echo "Done. Try: clinic patient list    clinic recording list    clinic --help"
+echo "Done. Try: clinic patient list    clinic recording list    clinic --help    clinic-server --help"

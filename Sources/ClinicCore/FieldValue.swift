@@ -29,10 +29,11 @@ public enum FieldValue: Sendable, Hashable, Codable, CustomStringConvertible {
 
     public init(from decoder: Decoder) throws {
         let container = try decoder.singleValueContainer()
+        // Strings first: most fields are text, and each failed attempt throws (slow on Linux).
         if container.decodeNil() { self = .null }
+        else if let s = try? container.decode(String.self) { self = .text(s) }
         else if let i = try? container.decode(Int64.self) { self = .integer(i) }
         else if let d = try? container.decode(Double.self) { self = .real(d) }
-        else if let s = try? container.decode(String.self) { self = .text(s) }
         else if let b = try? container.decode(Bool.self) { self = .integer(b ? 1 : 0) }
         else {
             throw DecodingError.dataCorruptedError(in: container, debugDescription: "expected null, number or string")

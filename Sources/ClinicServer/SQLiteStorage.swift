@@ -4,19 +4,19 @@ import Foundation
 import GRDB
 
 /// The embedded default backend: one SQLite file (WAL, synchronous FULL) through GRDB.
-/// SQLite has one writer at a time, which serialises pushes.
+/// SQLite has one writer at a time, which serialises pushes; a pool of readers serves pulls
+/// and token checks alongside (WAL).
 final class SQLiteStorage: ServerStorage {
-    private let db: DatabaseQueue
+    private let db: DatabasePool
 
     init(path: String) throws {
         var config = Configuration()
         config.foreignKeysEnabled = true
         config.busyMode = .timeout(10)
-        config.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA journal_mode = WAL")
-            try db.execute(sql: "PRAGMA synchronous = FULL")
-        }
-        db = try DatabaseQueue(path: path, configuration: config)
+        config.maximumReaderCount = 8
+        db = try DatabasePool(path: path, configuration: config)
+        // A pushed change is acknowledged only once it would survive a power cut.
+        try db.writeWithoutTransaction { try $0.execute(sql: "PRAGMA synchronous = FULL") }
     }
 
     func migrate() async throws {
@@ -92,8 +92,7 @@ final class SQLiteStorage: ServerStorage {
             }
             var records: [RecordKey: StoredRecord] = [:]
             for key in PushPlanner.recordKeys(entries) {
-                if let row = try Row.fetchOne(db, sql: "SELECT site_id, state FROM records WHERE entity = ? AND entity_id = ?",
-                                              arguments: [key.entity.rawValue, key.id]) {
+                if let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT site_id, state FROM records WHERE entity = ? AND entity_id = ?"), arguments: [key.entity.rawValue, key.id]) {
                     records[key] = StoredRecord(siteID: row["site_id"], state: try JSON.decode(RecordState.self, row["state"]))
                 }
             }
@@ -103,21 +102,18 @@ final class SQLiteStorage: ServerStorage {
             for write in writes {
                 switch write {
                 case .feed(let serverSeq, let entry, let outcome):
-                    try db.execute(sql: "INSERT INTO feed(server_seq, site_id, device_id, seq, change, outcome, received_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                                   arguments: [serverSeq, device.siteID, device.id.lowercased, entry.change.sequence,
+                    try db.cachedStatement(sql: "INSERT INTO feed(server_seq, site_id, device_id, seq, change, outcome, received_at) VALUES (?, ?, ?, ?, ?, ?, ?)").execute(arguments: [serverSeq, device.siteID, device.id.lowercased, entry.change.sequence,
                                                try JSON.text(entry), outcome.rawValue, now])
                 case .record(let key, let state, _):
-                    try db.execute(sql: """
+                    try db.cachedStatement(sql: """
                         INSERT INTO records(entity, entity_id, site_id, state, updated_at) VALUES (?, ?, ?, ?, ?)
                         ON CONFLICT(entity, entity_id) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at
-                        """, arguments: [key.entity.rawValue, key.id, device.siteID, try JSON.text(state), now])
+                        """).execute(arguments: [key.entity.rawValue, key.id, device.siteID, try JSON.text(state), now])
                 case .conflict(let key, let conflict, let changeID):
                     let record = ConflictRecord(id: UUID().lowercased, key: key, conflict: conflict, changeID: changeID, now: now)
-                    try db.execute(sql: "INSERT INTO conflicts(id, site_id, record, created_at) VALUES (?, ?, ?, ?)",
-                                   arguments: [record.id, device.siteID, try JSON.text(record), now])
+                    try db.cachedStatement(sql: "INSERT INTO conflicts(id, site_id, record, created_at) VALUES (?, ?, ?, ?)").execute(arguments: [record.id, device.siteID, try JSON.text(record), now])
                 case .receipt(let seq, let r):
-                    try db.execute(sql: "INSERT INTO receipts(device_id, seq, change_id, outcome, reason, server_seq) VALUES (?, ?, ?, ?, ?, ?)",
-                                   arguments: [device.id.lowercased, seq, r.changeID, r.outcome.rawValue, r.reason, r.serverSeq])
+                    try db.cachedStatement(sql: "INSERT INTO receipts(device_id, seq, change_id, outcome, reason, server_seq) VALUES (?, ?, ?, ?, ?, ?)").execute(arguments: [device.id.lowercased, seq, r.changeID, r.outcome.rawValue, r.reason, r.serverSeq])
                 }
             }
             return results
@@ -125,13 +121,12 @@ final class SQLiteStorage: ServerStorage {
     }
 
     func feed(siteID: String, after: Int64, limit: Int) async throws -> [FeedEntry] {
-        try await db.read { db in
+        let rows = try await db.read { db in
             try Row.fetchAll(db, sql: "SELECT server_seq, change, outcome FROM feed WHERE site_id = ? AND server_seq > ? ORDER BY server_seq LIMIT ?",
-                             arguments: [siteID, after, limit]).map { row in
-                FeedEntry(serverSeq: row["server_seq"], change: try JSON.decode(PushEntry.self, row["change"]).change,
-                          outcome: try PushOutcome(stored: row["outcome"]))
-            }
+                             arguments: [siteID, after, limit]).map { ($0["server_seq"] as Int64, $0["change"] as String, $0["outcome"] as String) }
         }
+        // Decoded outside the database so readers are held only for the query.
+        return try rows.map { FeedEntry(serverSeq: $0.0, change: try JSON.decode(PushEntry.self, $0.1).change, outcome: try PushOutcome(stored: $0.2)) }
     }
 
     func conflicts(siteID: String, limit: Int) async throws -> [ConflictRecord] {
