@@ -65,8 +65,17 @@ def resample_extending_edges(x: np.ndarray, sr_in: int, sr_out: int, seconds: fl
     return y[start:start + target]
 
 
-def qaqc_v1(samples: np.ndarray, sr: int) -> dict[str, float]:
-    """The 37 qaqc-v1 features of mono float64 ``samples`` at ``sr`` Hz."""
+def analyse(samples: np.ndarray, sr: int) -> tuple[dict[str, float], dict[str, np.ndarray]]:
+    """The 37 qaqc-v1 features of mono float64 ``samples`` at ``sr`` Hz, and the
+    intermediate signals they come from (for feature sets built on qaqc-v1, such as
+    assess-v1 in ``assess_v1.py``):
+
+    - ``x``: the resampled signal at ``ANALYSIS_RATE``; ``y``: it band-passed;
+    - ``env``: the homomorphic envelope of ``y`` (``envelope_variance`` uses it);
+    - ``welch_f``, ``psd``: the Welch PSD of ``x`` (``snr_db`` uses it);
+    - ``S``: the STFT magnitude of ``y`` (all 129 bins); ``db``: the dB mel spectrogram
+      (32 bands over ``BAND``, top_db 80 over the whole recording) the MFCCs come from.
+    """
     if len(samples) / sr < MIN_DURATION:
         raise ValueError("too short")
     x = resample_extending_edges(np.asarray(samples, dtype=np.float64), sr, ANALYSIS_RATE)
@@ -100,7 +109,13 @@ def qaqc_v1(samples: np.ndarray, sr: int) -> dict[str, float]:
     db = librosa.power_to_db(bank @ (S ** 2), ref=1.0, amin=1e-10, top_db=80.0)
     mfcc = scipy.fft.dct(db, type=2, norm="ortho", axis=0)[:N_MFCC]
     out += list(mfcc.mean(axis=1)) + list(mfcc.std(axis=1))
-    return dict(zip(FEATURE_NAMES, (float(v) for v in out)))
+    features = dict(zip(FEATURE_NAMES, (float(v) for v in out)))
+    return features, {"x": x, "y": y, "env": env, "welch_f": f, "psd": psd, "S": S, "db": db}
+
+
+def qaqc_v1(samples: np.ndarray, sr: int) -> dict[str, float]:
+    """The 37 qaqc-v1 features of mono float64 ``samples`` at ``sr`` Hz."""
+    return analyse(samples, sr)[0]
 
 
 def main() -> None:
