@@ -88,6 +88,12 @@ let package = Package(
             dependencies: ["ClinicCore", "ClinicStore", "ClinicAudio"],
             path: "Benchmarks/Store"
         ),
+        // Audio front end benchmark (`clinic-audio-bench`): features vs the Python reference, the CLI process.
+        .executableTarget(
+            name: "clinic-audio-bench",
+            dependencies: ["ClinicAudio"],
+            path: "Benchmarks/Audio"
+        ),
         // Server load benchmark (`swift run -c release clinic-server-bench`): N devices over loopback.
         .executableTarget(
             name: "clinic-server-bench",

@@ -8,8 +8,7 @@
 //    a 20-second 4 kHz recording. Baseline: read the file and write a copy with fsync.
 // 2. patient search over N patients through the full-text index. Target: median <= 20 ms at
 //    100,000 patients. Baseline: the same search as a LIKE '%text%' scan of the table.
-// 3. the qaqc-v1 feature set of a decoded 20-second 4 kHz recording, on one core. Target
-//    (issue 3, later): <= 5 ms. Baseline: one STFT magnitude of the same signal.
+// The audio front end's targets are in clinic-audio-bench (Benchmarks/Audio).
 import ClinicAudio
 import ClinicCore
 import ClinicStore
@@ -115,14 +114,3 @@ for q in queries { likeTimes.append(try time { _ = try store.patientsByScan(cont
 print("patient list --search over \(count) patients (inserted in \(String(format: "%.1f", insertTime)) s with change log), \(queries.count) queries, \(hits) hits:")
 print("  median \(ms(median(ftsTimes)))  p90 \(ms(percentile(ftsTimes, 0.9)))  target <= 20 ms  \(median(ftsTimes) <= 0.020 ? "MET" : "NOT MET")")
 print("  baseline (LIKE scan): median \(ms(median(likeTimes)))  ratio scan/index \(String(format: "%.1f", median(likeTimes) / median(ftsTimes)))x")
-
-// MARK: 3. feature set
-var featureTimes: [Double] = [], stftTimes: [Double] = []
-for path in inputs {
-    let x = Mixdown.mono(try AudioReader.read(path: path))
-    featureTimes.append(try time { _ = try FeatureSet.qaqcV1.compute(x, sampleRate: 4_000) })
-    stftTimes.append(time { _ = STFT.magnitude(x) })
-}
-print("features qaqc-v1, 20 s at 4 kHz, \(inputs.count) recordings:")
-print("  median \(ms(median(featureTimes)))  p90 \(ms(percentile(featureTimes, 0.9)))  target <= 5 ms  \(median(featureTimes) <= 0.005 ? "MET" : "NOT MET")")
-print("  baseline (one STFT magnitude at 4 kHz): median \(ms(median(stftTimes)))  ratio \(String(format: "%.1f", median(featureTimes) / median(stftTimes)))x")

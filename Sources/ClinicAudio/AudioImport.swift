@@ -84,6 +84,17 @@ public enum AudioImport {
 
     /// Reads the whole file after checking it is a regular, readable, non-empty file within the size limit.
     static func readFile(path: String, limits: ImportLimits) throws(AudioError) -> [UInt8] {
+        try checkFile(path: path, limits: limits)
+        guard let handle = FileHandle(forReadingAtPath: path), let data = try? handle.readToEnd() else {
+            throw AudioError(.unreadable, "The file cannot be read (check its permissions).")
+        }
+        try? handle.close()
+        guard !data.isEmpty else { throw AudioError(.empty, "The file is empty (0 bytes). Copy the recording from the stethoscope again.") }
+        return [UInt8](data)
+    }
+
+    /// Checks that `path` is a regular, readable, non-empty file within the size limit.
+    static func checkFile(path: String, limits: ImportLimits) throws(AudioError) {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
             throw AudioError(.missing, "No file at the path given. Check the file name and try again.")
@@ -96,12 +107,7 @@ public enum AudioImport {
         guard size <= limits.maxFileBytes else {
             throw AudioError(.fileTooLarge, "The file is \(size / 1_048_576) MiB; the limit is \(limits.maxFileBytes / 1_048_576) MiB.")
         }
-        guard let handle = FileHandle(forReadingAtPath: path), let data = try? handle.readToEnd() else {
-            throw AudioError(.unreadable, "The file cannot be read (check its permissions).")
-        }
-        try? handle.close()
-        guard !data.isEmpty else { throw AudioError(.empty, "The file is empty (0 bytes). Copy the recording from the stethoscope again.") }
-        return [UInt8](data)
+        guard access(path, R_OK) == 0 else { throw AudioError(.unreadable, "The file cannot be read (check its permissions).") }
     }
 
     static func checkHeader(_ file: SoundFile, limits: ImportLimits) throws(AudioError) {

@@ -25,6 +25,18 @@ final class SoundFile {
         }
     }
 
+    /// Opens a file path for reading, so a long file is decoded piece by piece.
+    init(readingPath path: String) throws(AudioError) {
+        memory = nil
+        io = MemoryFile.callbacks
+        info = SF_INFO()
+        handle = sf_open(path, Int32(SFM_READ), &info)
+        guard handle != nil else {
+            let why = String(cString: sf_strerror(nil))
+            throw AudioError(.notAudio, "The file is not audio that can be read (\(why)). Use a WAV or FLAC recording from the stethoscope.")
+        }
+    }
+
     /// Opens memory for writing audio in `format` (a libsndfile format code).
     init(writing bytes: MemoryFile, format: Int32, sampleRate: Int, channels: Int) throws(AudioError) {
         memory = bytes

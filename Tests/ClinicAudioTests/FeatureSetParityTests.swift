@@ -46,4 +46,69 @@ import Testing
             print("parity qaqc-v1 \(name): max abs err \(worst[name]!.abs), max rel err \(worst[name]!.rel)")
         }
     }
+
+    struct AssessFixture: Decodable {
+        struct Stats: Decodable { var min: Double, max: Double, mean: Double }
+        struct Case: Decodable {
+            var file: String
+            var error: String?
+            var features: [String: Double]?
+            var patches_shape: [Int]?
+            var patch_stats: [Stats]?
+            var patch_first_column: [[Double]]?
+            var patch_last_column: [[Double]]?
+            var first_patch: [[Double]]?
+        }
+        var feature_set: String
+        var feature_names: [String]
+        var cases: [Case]
+    }
+
+    /// assess-v1 (qaqc-v1 plus kurtosis, band powers, periodicity, heart rate, sample entropy,
+    /// log-mel patches) against Training/assess_v1.py, at the same tolerances; inputs under 3 s
+    /// are refused on both sides.
+    @Test func assessmentFeaturesMatchThePythonTwin() throws {
+        let data = try Data(contentsOf: Self.root.appending(path: "Tests/Fixtures/features/assess_v1.json"))
+        let fixture = try JSONDecoder().decode(AssessFixture.self, from: data)
+        let set = FeatureSet.assessV1
+        #expect(fixture.feature_set == set.name && fixture.feature_names == set.featureNames)
+        var worst: [String: Double] = [:], patchValues = 0
+        for c in fixture.cases {
+            let audio = try AudioReader.read(path: Self.root.appending(path: c.file).path)
+            if c.error != nil {
+                #expect(throws: DSPError.self) { try set.analyze(audio) }
+                #expect((try? set.analyze(audio)) == nil)
+                continue
+            }
+            let analysis = try set.analyze(audio)
+            let want = try #require(c.features)
+            for (name, value) in zip(analysis.features.names, analysis.features.values) {
+                let w = try #require(want[name])
+                let err = abs(value - w), tol = Self.tolerance(name)
+                worst[name] = max(worst[name] ?? 0, w == 0 ? err : err / abs(w))
+                #expect(err <= tol.atol + tol.rtol * abs(w), "\(c.file) \(name): \(value) vs \(w)")
+            }
+            // Log-mel patches: shape, per-patch stats, first and last columns, whole first patch.
+            let patches = analysis.logMelPatches
+            #expect([patches.count, set.melBands, FeatureSet.patchFrames] == c.patches_shape, "\(c.file)")
+            let dB = Tolerance(rtol: 1e-7, atol: 1e-6)
+            func close(_ a: Double, _ b: Double) -> Bool { patchValues += 1; return abs(a - b) <= dB.atol + dB.rtol * abs(b) }
+            for (p, patch) in patches.enumerated() {
+                let stats = try #require(c.patch_stats?[p])
+                #expect(close(patch.values.min()!, stats.min) && close(patch.values.max()!, stats.max)
+                        && close(patch.values.reduce(0, +) / Double(patch.values.count), stats.mean), "\(c.file) patch \(p)")
+                for band in 0..<patch.rows {
+                    #expect(close(patch[band, 0], c.patch_first_column![p][band]), "\(c.file) patch \(p) band \(band)")
+                    #expect(close(patch[band, patch.frames - 1], c.patch_last_column![p][band]))
+                }
+            }
+            if let first = c.first_patch, let patch = patches.first {
+                for band in 0..<patch.rows {
+                    for t in 0..<patch.frames { #expect(close(patch[band, t], first[band][t]), "\(c.file) [\(band)][\(t)]") }
+                }
+            }
+        }
+        #expect(patchValues > 6000)
+        for name in set.featureNames.suffix(8) { print("parity assess-v1 \(name): max rel err \(worst[name]!)") }
+    }
 }

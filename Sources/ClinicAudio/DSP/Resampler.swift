@@ -21,7 +21,23 @@ public enum Resampler {
             throw DSPError(.invalidParameter, "Sample rates must be positive.")
         }
         if inputRate == outputRate || x.isEmpty { return x }
-        let target = Int((Double(x.count) * outputRate / inputRate).rounded(.up))
+        let stream = try SoxrStream(from: inputRate, to: outputRate, quality: quality)
+        try x.withUnsafeBufferPointer { (p) throws(DSPError) in try stream.process(p) }
+        return try stream.finish(length: Int((Double(x.count) * outputRate / inputRate).rounded(.up)))
+    }
+}
+
+/// One libsoxr resampler fed in pieces: the output is the same whatever the pieces' sizes
+/// (libsoxr is a streaming FIR/FFT filter; `ResamplerTests` checks it sample for sample).
+final class SoxrStream {
+    private let soxr: soxr_t
+    private let ratio: Double
+    private(set) var output: [Double] = []
+
+    init(from inputRate: Double, to outputRate: Double, quality: Resampler.Quality, expectedInput: Int = 0) throws(DSPError) {
+        guard inputRate > 0, outputRate > 0, inputRate.isFinite, outputRate.isFinite else {
+            throw DSPError(.invalidParameter, "Sample rates must be positive.")
+        }
         var ioSpec = soxr_io_spec(SOXR_FLOAT64_I, SOXR_FLOAT64_I)
         let recipe = quality == .high ? clinic_soxr_hq() : clinic_soxr_vhq()
         var qSpec = soxr_quality_spec(recipe, clinic_soxr_linear_phase())
@@ -30,27 +46,43 @@ public enum Resampler {
         guard let soxr = soxr_create(inputRate, outputRate, 1, &error, &ioSpec, &qSpec, &runtime), error == nil else {
             throw DSPError(.library, "libsoxr could not start the resampler.")
         }
-        defer { soxr_delete(soxr) }
-        // Room for the whole output plus libsoxr's rounding of it.
-        var out = [Double](repeating: 0, count: target + 16)
-        var produced = 0
-        try x.withUnsafeBufferPointer { (input) throws(DSPError) in
-            try out.withUnsafeMutableBufferPointer { (output) throws(DSPError) in
-                var used = 0, done = 0
-                error = soxr_process(soxr, input.baseAddress, x.count, &used, output.baseAddress, output.count, &done)
-                guard error == nil, used == x.count else { throw DSPError(.library, "libsoxr failed while resampling.") }
-                produced = done
-                // Flush: no more input.
-                while produced < output.count {
-                    error = soxr_process(soxr, nil, 0, nil, output.baseAddress! + produced, output.count - produced, &done)
-                    guard error == nil else { throw DSPError(.library, "libsoxr failed while flushing.") }
-                    if done == 0 { break }
-                    produced += done
-                }
+        self.soxr = soxr
+        ratio = outputRate / inputRate
+        output.reserveCapacity(Int(Double(expectedInput) * ratio) + 64)
+    }
+
+    deinit { soxr_delete(soxr) }
+
+    /// Feeds input samples; what libsoxr produces is appended to `output`.
+    func process(_ input: UnsafeBufferPointer<Double>) throws(DSPError) {
+        var offset = 0
+        var scratch = [Double](repeating: 0, count: Int(Double(min(input.count, 65_536)) * ratio) + 64)
+        while offset < input.count {
+            var used = 0, done = 0
+            let count = min(input.count - offset, 65_536)
+            let error = scratch.withUnsafeMutableBufferPointer { out in
+                soxr_process(soxr, input.baseAddress! + offset, count, &used, out.baseAddress, out.count, &done)
             }
+            guard error == nil else { throw DSPError(.library, "libsoxr failed while resampling.") }
+            output.append(contentsOf: scratch[0..<done])
+            offset += used
         }
-        // librosa fix_length: pad with zeros or trim to ceil(n · out / in).
-        if produced < target { return Array(out[0..<produced]) + Array(repeating: 0, count: target - produced) }
-        return Array(out[0..<target])
+    }
+
+    /// Flushes libsoxr and returns the output fixed to `length` samples (librosa `fix_length`:
+    /// zero-padded or trimmed).
+    func finish(length: Int) throws(DSPError) -> [Double] {
+        var scratch = [Double](repeating: 0, count: 4096)
+        while output.count < length + 16 {
+            var done = 0
+            let error = scratch.withUnsafeMutableBufferPointer { out in
+                soxr_process(soxr, nil, 0, nil, out.baseAddress, out.count, &done)
+            }
+            guard error == nil else { throw DSPError(.library, "libsoxr failed while flushing.") }
+            if done == 0 { break }
+            output.append(contentsOf: scratch[0..<done])
+        }
+        if output.count < length { output += [Double](repeating: 0, count: length - output.count) }
+        return Array(output[0..<length])
     }
 }

@@ -3,7 +3,17 @@ import Foundation
 extension FeatureSet {
     /// Computes the features of decoded audio (channels mixed down to mono first).
     public func compute(_ audio: DecodedAudio) throws(DSPError) -> Features {
-        try compute(Mixdown.mono(audio), sampleRate: Double(audio.sampleRate))
+        try analyze(Mixdown.mono(audio), sampleRate: Double(audio.sampleRate)).features
+    }
+
+    /// The features and the dB mel spectrogram of decoded audio (for the log-mel patches).
+    public func analyze(_ audio: DecodedAudio) throws(DSPError) -> FeatureAnalysis {
+        try analyze(Mixdown.mono(audio), sampleRate: Double(audio.sampleRate))
+    }
+
+    /// Computes the features of mono samples at `sampleRate` Hz (see `analyze`).
+    public func compute(_ samples: [Double], sampleRate: Double) throws(DSPError) -> Features {
+        try analyze(samples, sampleRate: sampleRate).features
     }
 
     /// Computes the features of mono samples at `sampleRate` Hz.
@@ -23,16 +33,34 @@ extension FeatureSet {
     /// 7. MFCC means and standard deviations over frames: Slaney mel bank over the band,
     ///    `power_to_db` (ref 1, amin 1e-10, top_db 80), DCT-II ortho.
     ///
+    /// 8. assess-v1 only: kurtosis, band powers, periodicity, heart rate and sample entropy
+    ///    (docs/audio-front-end.md, "Feature set assess-v1").
+    ///
     /// Throws `.tooShort` under `minimumDuration`, `.degenerate` when the band-passed signal's
     /// RMS is at most 1e-6 (-120 dB full scale: nothing but rounding, e.g. a DC-only file).
-    public func compute(_ samples: [Double], sampleRate: Double) throws(DSPError) -> Features {
+    public func analyze(_ samples: [Double], sampleRate: Double) throws(DSPError) -> FeatureAnalysis {
         guard sampleRate > 0, Double(samples.count) / sampleRate >= minimumDuration else {
             throw DSPError(.tooShort, "The recording is too short for features: at least \(minimumDuration) s is needed.")
         }
         guard samples.allSatisfy(\.isFinite) else {
             throw DSPError(.invalidParameter, "The recording has samples that are not finite numbers.")
         }
-        let x = try Resampler.resampleExtendingEdges(samples, from: sampleRate, to: analysisRate)
+        return try analyze(analysisSignal: try Resampler.resampleExtendingEdges(samples, from: sampleRate, to: analysisRate))
+    }
+
+    /// The features of an audio file, decoded, mixed down and resampled piece by piece
+    /// (`AudioReader.readMono`), so memory does not grow with the file's rate or channels.
+    /// Throws `AudioError` for the file, `DSPError` for the signal.
+    public func analyze(file path: String, limits: ImportLimits = ImportLimits()) throws -> (analysis: FeatureAnalysis, audio: ResampledAudio) {
+        let audio = try AudioReader.readMono(path: path, resampledTo: analysisRate, limits: limits)
+        guard audio.duration >= minimumDuration else {
+            throw DSPError(.tooShort, "The recording is too short for features: at least \(minimumDuration) s is needed.")
+        }
+        return (try analyze(analysisSignal: audio.samples), ResampledAudio(samples: [], rate: audio.rate, sourceRate: audio.sourceRate, channels: audio.channels, frames: audio.frames))
+    }
+
+    /// Steps 2 to 8 on the signal already at `analysisRate`.
+    func analyze(analysisSignal x: [Double]) throws(DSPError) -> FeatureAnalysis {
         let bandpass = try Butterworth.sos(order: bandpassOrder, .bandpass(band.lowerBound, band.upperBound),
                                            sampleRate: analysisRate)
         let y = try IIR.sosfiltfilt(bandpass, x)
@@ -46,7 +74,8 @@ extension FeatureSet {
         out.append(Stats.std(y))
         out.append(Stats.rms(y))
         out.append(y.reduce(0) { max($0, abs($1)) })
-        out.append(try snr(x))
+        let (welchFreqs, psd) = try Welch.psd(x, sampleRate: analysisRate, segmentLength: stft.fftLength)
+        out.append(snr(welchFreqs, psd))
         let envelope = try Envelope.homomorphic(y, sampleRate: analysisRate)
         out.append(Stats.variance(envelope) / Stats.mean(envelope))
 
@@ -65,19 +94,60 @@ extension FeatureSet {
 
         let bank = Mel.filterBank(sampleRate: analysisRate, fftLength: stft.fftLength, bands: melBands,
                                   fmin: band.lowerBound, fmax: band.upperBound)
-        let mfcc = Mel.mfcc(Mel.spectrogram(magnitude.map { $0 * $0 }, filterBank: bank), count: mfccCount)
+        let logMel = Mel.powerToDB(Mel.spectrogram(magnitude.map { $0 * $0 }, filterBank: bank))
+        let mfcc = Mel.dct(logMel, count: mfccCount)
         let coefficients = (0..<mfccCount).map { k in (0..<mfcc.frames).map { mfcc[k, $0] } }
         out += coefficients.map(Stats.mean)
         out += coefficients.map(Stats.std)
+        if assessment {
+            out.append(Stats.kurtosis(y))
+            out += bandPowers(welchFreqs, psd)
+            let e = Stats.blockMeans(envelope, Int((analysisRate / Self.envelopeRate).rounded()))
+            let (periodicity, bpm) = try Self.periodicity(e, rate: Self.envelopeRate)
+            out.append(periodicity)
+            out.append(bpm)
+            out.append(Stats.sampleEntropy(e, m: 2, tolerance: 0.2 * Stats.std(e)))
+        }
         guard out.allSatisfy(\.isFinite) else {
             throw DSPError(.degenerate, "The recording gives features that are not finite (digital silence in the band?).")
         }
-        return Features(featureSet: name, analysisRate: analysisRate, names: featureNames, values: out)
+        return FeatureAnalysis(
+            features: Features(featureSet: name, analysisRate: analysisRate, names: featureNames, values: out),
+            logMel: logMel)
     }
 
-    /// In-band over out-of-band power of `x` from its Welch PSD, in dB (at most 120).
-    private func snr(_ x: [Double]) throws(DSPError) -> Double {
-        let (freqs, psd) = try Welch.psd(x, sampleRate: analysisRate, segmentLength: stft.fftLength)
+    /// Each power band's share of the Welch PSD's power in `band`.
+    private func bandPowers(_ freqs: [Double], _ psd: [Double]) -> [Double] {
+        var total = 0.0
+        var parts = [Double](repeating: 0, count: Self.powerBands.count)
+        for (f, p) in zip(freqs, psd) where band.contains(f) {
+            total += p
+            for (i, (lo, hi)) in Self.powerBands.enumerated() where f >= lo && (f < hi || (i == Self.powerBands.count - 1 && f <= hi)) {
+                parts[i] += p
+            }
+        }
+        return parts.map { $0 / total }
+    }
+
+    /// The autocorrelation peak of the envelope `e` (sampled at `rate` Hz) over the lags of
+    /// `heartRateRange`, and the heart rate at that lag refined by a parabola through its
+    /// neighbours.
+    static func periodicity(_ e: [Double], rate: Double) throws(DSPError) -> (peak: Double, bpm: Double) {
+        let r = try Envelope.autocorrelation(e)
+        let first = Int((60 / heartRateRange.upperBound * rate).rounded())
+        let last = Int((60 / heartRateRange.lowerBound * rate).rounded())
+        guard r.count > last + 1 else {
+            throw DSPError(.tooShort, "The recording is too short to find its heart rate.")
+        }
+        var best = first
+        for k in first...last where r[k] > r[best] { best = k }
+        let curvature = r[best - 1] - 2 * r[best] + r[best + 1]
+        let offset = curvature < 0 ? 0.5 * (r[best - 1] - r[best + 1]) / curvature : 0
+        return (r[best], 60 * rate / (Double(best) + offset))
+    }
+
+    /// In-band over out-of-band power from the Welch PSD of `x`, in dB (at most 120).
+    private func snr(_ freqs: [Double], _ psd: [Double]) -> Double {
         var inside = 0.0, outside = 0.0
         for (f, p) in zip(freqs, psd) where f <= resamplerBandLimit {
             if band.contains(f) { inside += p } else { outside += p }
@@ -96,4 +166,54 @@ enum Stats {
     }
     static func std(_ v: [Double]) -> Double { variance(v).squareRoot() }
     static func rms(_ v: [Double]) -> Double { v.isEmpty ? 0 : (v.reduce(0) { $0 + $1 * $1 } / Double(v.count)).squareRoot() }
+
+    /// Excess (Fisher) kurtosis with population moments, `m4 / m2² − 3` (scipy.stats.kurtosis).
+    static func kurtosis(_ v: [Double]) -> Double {
+        let m = mean(v)
+        var m2 = 0.0, m4 = 0.0
+        for x in v {
+            let d = (x - m) * (x - m)
+            m2 += d
+            m4 += d * d
+        }
+        m2 /= Double(v.count); m4 /= Double(v.count)
+        return m4 / (m2 * m2) - 3
+    }
+
+    /// Means of consecutive blocks of `size` samples; a trailing part block is dropped.
+    static func blockMeans(_ v: [Double], _ size: Int) -> [Double] {
+        (0..<(v.count / size)).map { j in v[(j * size)..<((j + 1) * size)].reduce(0, +) / Double(size) }
+    }
+
+    /// Sample entropy SampEn(m, r) (Richman and Moorman 2000): templates start at
+    /// `0 ..< N − m` for both lengths, Chebyshev distance `≤ tolerance`, `−ln(A / B)`; the upper
+    /// bound `ln((N − m)(N − m − 1) / 2)` when there are no matches.
+    static func sampleEntropy(_ v: [Double], m: Int, tolerance r: Double) -> Double {
+        let n = v.count - m
+        guard n > 1 else { return 0 }
+        // Only pairs whose first samples are within r can match: visit the templates in order
+        // of their first sample and, for each, only those after it up to r away (the same
+        // pairs and counts as the plain double loop, far fewer visits).
+        let order = (0..<n).sorted { v[$0] < v[$1] }
+        var a = 0, b = 0
+        v.withUnsafeBufferPointer { p in
+            order.withUnsafeBufferPointer { o in
+                for x in 0..<n {
+                    let i = o[x]
+                    var y = x + 1
+                    while y < n, p[o[y]] - p[i] <= r {  // the same rounding as |p[i] - p[j]| <= r
+                        let j = o[y]
+                        y += 1
+                        var k = 1
+                        while k < m && abs(p[i + k] - p[j + k]) <= r { k += 1 }
+                        guard k == m else { continue }
+                        b += 1
+                        if abs(p[i + m] - p[j + m]) <= r { a += 1 }
+                    }
+                }
+            }
+        }
+        guard a > 0, b > 0 else { return log(Double(n) * Double(n - 1) / 2) }
+        return -log(Double(a) / Double(b))
+    }
 }

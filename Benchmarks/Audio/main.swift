@@ -1,0 +1,198 @@
+// clinic-audio-bench: the audio front end's speed and memory targets (issue 3), each beside a
+// baseline measured in the same run (this machine is shared and noisy; ratios travel better).
+//
+//   swift build -c release --product clinic-audio-bench --product clinic
+//   .build/release/clinic-audio-bench [--data ../shared/data] [--python python3] [--repeat 20]
+//
+// 1. qaqc-v1 in Swift vs the Python reference (Training/bench_reference.py: librosa/scipy/
+//    python-soxr, warm, imports excluded) on the same 20-second 4 kHz recordings.
+//    Target: Swift >= 40x faster.
+// 2. The full feature set (assess-v1) of a decoded 20-second 4 kHz recording, one core.
+//    Target: median <= 5 ms. Baseline: one STFT magnitude of the same signal.
+// 3. A one-shot `clinic features FILE` process, wall time. Target: <= 50 ms. Baselines: a
+//    process that does nothing (`clinic --version`) and a fresh Python process doing the same.
+// 4. Peak memory (max RSS) of `clinic features` on a 120-second recording. Target: <= 50 MB.
+//    Baseline: `clinic --version`'s max RSS.
+import ClinicAudio
+import Foundation
+
+func argument(_ name: String) -> String? {
+    let args = CommandLine.arguments
+    guard let i = args.firstIndex(of: name), i + 1 < args.count else { return nil }
+    return args[i + 1]
+}
+
+func median(_ xs: [Double]) -> Double { let s = xs.sorted(); return s[s.count / 2] }
+func percentile(_ xs: [Double], _ p: Double) -> Double { let s = xs.sorted(); return s[min(s.count - 1, Int(Double(s.count) * p))] }
+func ms(_ seconds: Double) -> String { String(format: "%.2f ms", seconds * 1000) }
+func met(_ ok: Bool) -> String { ok ? "MET" : "NOT MET" }
+
+/// CPU time of this thread (s): "on one core", and not inflated when another process takes the core.
+func threadCPU() -> Double {
+    var t = timespec()
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t)
+    return Double(t.tv_sec) + Double(t.tv_nsec) / 1e9
+}
+
+/// Runs `body`, returning its thread CPU time in seconds.
+func time(_ body: () throws -> Void) rethrows -> Double {
+    let start = threadCPU()
+    try body()
+    return threadCPU() - start
+}
+
+/// Runs a program, returning its wall time (s), max RSS (KB), exit status and stdout.
+func run(_ path: String, _ args: [String]) throws -> (wall: Double, maxRSSKB: Int, status: Int32, stdout: String) {
+    var pid: pid_t = 0
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    let out = FileManager.default.temporaryDirectory.appending(path: "bench-out-\(UUID().uuidString)").path
+    defer { try? FileManager.default.removeItem(atPath: out) }
+    posix_spawn_file_actions_addopen(&actions, 1, out, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+    posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+    let argv = ([path] + args).map { strdup($0) } + [nil]
+    defer { argv.forEach { free($0) } }
+    let start = DispatchTime.now().uptimeNanoseconds
+    guard posix_spawn(&pid, path, &actions, nil, argv, environ) == 0 else {
+        throw CocoaError(.fileNoSuchFile, userInfo: [NSFilePathErrorKey: path])
+    }
+    var status: Int32 = 0
+    var usage = rusage()
+    while wait4(pid, &status, 0, &usage) < 0 && errno == EINTR {}
+    let wall = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+    let text = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
+    return (wall, usage.ru_maxrss, (status >> 8) & 0xff, text)
+}
+
+let work = FileManager.default.temporaryDirectory.appending(path: "clinic-audio-bench-\(UUID().uuidString)")
+try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+defer { try? FileManager.default.removeItem(at: work) }
+let repeats = Int(argument("--repeat") ?? "20") ?? 20
+let binDir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+// MARK: inputs: 20-second 4 kHz recordings (real BMD-HS ones when the data folder is there).
+var inputs: [String] = []
+let dataRoot = argument("--data") ?? "../shared/data"
+var long: String?
+if let manifest = try? String(contentsOfFile: dataRoot + "/manifest.csv", encoding: .utf8) {
+    for line in manifest.split(whereSeparator: \.isNewline).dropFirst() where inputs.count < 10 || long == nil {  // CRLF line ends
+        let cols = line.split(separator: ",", omittingEmptySubsequences: false)
+        guard cols.count > 6, cols[1] == "bmd-hs", cols[5] == "4000", Double(cols[6]) ?? 0 >= 20 else { continue }
+        let audio = try AudioReader.read(path: dataRoot + "/" + cols[0])
+        if inputs.count < 10 {
+            let out = work.appending(path: "in\(inputs.count).wav").path
+            try AudioWriter.write(samples: Array(audio.samples.prefix(80_000)), sampleRate: 4_000, format: .wav16, to: out)
+            inputs.append(out)
+        } else if long == nil {
+            // 120 s: the recording repeated (the longest the field accepts).
+            var samples: [Double] = []
+            while samples.count < 480_000 { samples += audio.samples }
+            let out = work.appending(path: "long120.wav").path
+            try AudioWriter.write(samples: Array(samples.prefix(480_000)), sampleRate: 4_000, format: .wav16, to: out)
+            long = out
+        }
+    }
+}
+let source = inputs.isEmpty ? "synthetic (no data folder at \(dataRoot))" : "real BMD-HS recordings, cut to 20 s"
+func synthetic(_ n: Int, seed: UInt64) -> [Double] {
+    var seed = seed
+    return (0..<n).map { i -> Double in
+        seed = seed &* 6364136223846793005 &+ 1442695040888963407
+        let noise = Double(Int64(bitPattern: seed >> 11) % 1000) / 20_000
+        let t = Double(i) / 4000, phase = t.truncatingRemainder(dividingBy: 0.83)
+        return noise + (phase < 0.1 ? 0.5 * exp(-phase * 40) * sin(2 * .pi * 50 * phase) : 0)
+    }
+}
+while inputs.count < 10 {
+    let out = work.appending(path: "in\(inputs.count).wav").path
+    try AudioWriter.write(samples: synthetic(80_000, seed: UInt64(inputs.count + 1)), sampleRate: 4_000, format: .wav16, to: out)
+    inputs.append(out)
+}
+if long == nil {
+    let out = work.appending(path: "long120.wav").path
+    try AudioWriter.write(samples: synthetic(480_000, seed: 99), sampleRate: 4_000, format: .wav16, to: out)
+    long = out
+}
+print("inputs: \(inputs.count) x 20 s at 4 kHz, \(source); \(repeats) timed runs each (thread CPU time)")
+
+// MARK: 1 + 2. feature sets in process, one core
+let decoded = try inputs.map { Mixdown.mono(try AudioReader.read(path: $0)) }
+var qaqc: [Double] = [], assess: [Double] = [], stft: [Double] = []
+for x in decoded {
+    _ = try FeatureSet.qaqcV1.compute(x, sampleRate: 4_000)  // warm-up (FFTW plans)
+    _ = try FeatureSet.assessV1.compute(x, sampleRate: 4_000)
+    var q: [Double] = [], a: [Double] = [], s: [Double] = []
+    for _ in 0..<repeats {
+        q.append(try time { _ = try FeatureSet.qaqcV1.compute(x, sampleRate: 4_000) })
+        a.append(try time { _ = try FeatureSet.assessV1.compute(x, sampleRate: 4_000) })
+        s.append(time { _ = STFT.magnitude(x) })
+    }
+    qaqc.append(median(q)); assess.append(median(a)); stft.append(median(s))
+}
+
+if CommandLine.arguments.contains("--features-only") {
+    print("qaqc-v1 median \(ms(median(qaqc))), assess-v1 median \(ms(median(assess))), STFT median \(ms(median(stft)))")
+    exit(0)
+}
+
+print("\n1. qaqc-v1, Swift vs the Python reference (per-recording medians, then the median over recordings)")
+print("   Swift:  median \(ms(median(qaqc)))  p90 \(ms(percentile(qaqc, 0.9)))")
+let python = argument("--python") ?? "python3"
+// Found through PATH, like a shell would (the pinned packages may be in a pyenv or venv python).
+let pythonPath = python.contains("/") ? python
+    : (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin").split(separator: ":")
+        .map { "\($0)/\(python)" }.first { FileManager.default.isExecutableFile(atPath: $0) }
+var pythonFresh: Double?
+if let pythonPath {
+    let script = repo.appending(path: "Training/bench_reference.py").path
+    let result = try run(pythonPath, [script, "--repeat", String(repeats), "--fresh-process", inputs[0]] + inputs)
+    struct Reference: Decodable {
+        struct File: Decodable { var median_ms: Double }
+        var files: [File]
+        var fresh_process_seconds: Double?
+        var librosa: String?
+    }
+    if result.status == 0, let ref = try? JSONDecoder().decode(Reference.self, from: Data(result.stdout.utf8)) {
+        let py = median(ref.files.map { $0.median_ms / 1000 })
+        pythonFresh = ref.fresh_process_seconds
+        print("   Python (librosa \(ref.librosa ?? "?"), warm): median \(ms(py))")
+        print("   ratio Python/Swift \(String(format: "%.1f", py / median(qaqc)))x  target >= 40x  \(met(py / median(qaqc) >= 40))")
+    } else {
+        print("   Python reference: failed (exit \(result.status)); install Training/requirements.txt")
+    }
+} else {
+    print("   Python reference: skipped (no \(python) found)")
+}
+
+print("\n2. full feature set assess-v1 (\(FeatureSet.assessV1.featureNames.count) values + log-mel patches), one core")
+print("   median \(ms(median(assess)))  p90 \(ms(percentile(assess, 0.9)))  target <= 5 ms  \(met(median(assess) <= 0.005))")
+print("   baseline (one STFT magnitude at 4 kHz): median \(ms(median(stft)))  ratio \(String(format: "%.1f", median(assess) / median(stft)))x")
+
+// MARK: 3 + 4. the CLI as a process
+let clinic = binDir.appending(path: "clinic").path
+if FileManager.default.isExecutableFile(atPath: clinic) {
+    var oneShot: [Double] = [], idle: [Double] = []
+    for i in 0..<repeats {
+        let r = try run(clinic, ["features", inputs[i % inputs.count]])
+        guard r.status == 0 else { fatalError("clinic features failed with exit \(r.status)") }
+        oneShot.append(r.wall)
+        idle.append(try run(clinic, ["--version"]).wall)
+    }
+    print("\n3. one-shot `clinic features FILE` process (20 s, 4 kHz)")
+    print("   median \(ms(median(oneShot)))  p90 \(ms(percentile(oneShot, 0.9)))  target <= 50 ms  \(met(median(oneShot) <= 0.050))")
+    print("   baseline (`clinic --version`): median \(ms(median(idle)))  features cost \(ms(median(oneShot) - median(idle))) over process start")
+    if let pythonFresh {
+        print("   fresh Python process doing the same: \(String(format: "%.2f", pythonFresh)) s  ratio \(String(format: "%.0f", pythonFresh / median(oneShot)))x")
+    }
+
+    let big = try run(clinic, ["features", "--set", "assess-v1", long!])
+    guard big.status == 0 else { fatalError("clinic features on 120 s failed with exit \(big.status)") }
+    let base = try run(clinic, ["--version"])
+    print("\n4. peak memory of `clinic features --set assess-v1` on a 120-second 4 kHz recording")
+    print("   max RSS \(big.maxRSSKB / 1024) MB  target <= 50 MB  \(met(big.maxRSSKB <= 50 * 1024))  (wall \(ms(big.wall)))")
+    print("   baseline (`clinic --version`): \(base.maxRSSKB / 1024) MB  features add \((big.maxRSSKB - base.maxRSSKB) / 1024) MB")
+} else {
+    print("\n3, 4: skipped (build the clinic product in release first: \(clinic) not found)")
+}
