@@ -94,6 +94,12 @@ let package = Package(
             dependencies: ["ClinicAudio"],
             path: "Benchmarks/Audio"
         ),
+        // Seeded mutation fuzzing of the decoder and the features (`clinic-audio-fuzz`; corpus in Tests/Fixtures/fuzz).
+        .executableTarget(
+            name: "clinic-audio-fuzz",
+            dependencies: ["ClinicAudio"],
+            path: "Fuzz"
+        ),
         // Server load benchmark (`swift run -c release clinic-server-bench`): N devices over loopback.
         .executableTarget(
             name: "clinic-server-bench",

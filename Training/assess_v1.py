@@ -15,8 +15,11 @@ of ``y``, ``psd`` the Welch PSD of ``x`` (nperseg 256, bins ``f_k = k * 2000 / 2
    ``400 <= f_k <= 720``) over ``sum(psd[k] for 20 <= f_k <= 720)``. At 7.8125 Hz bins no
    bin falls on an edge: the bands are bins 3-12, 13-25, 26-51, 52-92.
 3. ``e[j] = mean(env[40j : 40j+40])``, ``j < len(env) // 40`` (the 50 Hz envelope).
-4. ``r = dsp_reference.autocorrelation_fft(e)``; ``periodicity = max(r[15..100])``;
-   ``k*`` = the first lag in 15..100 with ``r[k*] == periodicity`` (``np.argmax``).
+4. ``r = dsp_reference.autocorrelation_fft(e)``; the candidate lags are the local maxima
+   in 15..100 (``r[k-1] < r[k] >= r[k+1]``), or all of 15..100 when there is none;
+   ``k*`` = the first candidate with the largest ``r`` (``np.argmax``), ``periodicity = r[k*]``.
+   (A plain maximum over 15..100 lands on the range's ends for 12% of ../shared/data:
+   r is still falling from lag 0 at 0.3 s.)
 5. ``heart_rate_bpm = 60 * 50 / (k* + delta)``; ``den = r[k*-1] - 2 r[k*] + r[k*+1]``;
    ``delta = 0.5 * (r[k*-1] - r[k*+1]) / den`` if ``den < 0`` else 0. ``r[14]`` and
    ``r[101]`` are used at the ends of the search range (len(e) >= 150, so they exist).
@@ -147,7 +150,10 @@ def analyse(samples: np.ndarray, sr: int, debug: dict | None = None) -> tuple[di
     blocks = len(env) // BLOCK
     e = env[:blocks * BLOCK].reshape(blocks, BLOCK).mean(axis=1)
     r = autocorrelation_fft(e)
-    k = MIN_LAG + int(np.argmax(r[MIN_LAG:MAX_LAG + 1]))
+    lags = np.arange(MIN_LAG, MAX_LAG + 1)
+    peaks = lags[(r[lags - 1] < r[lags]) & (r[lags] >= r[lags + 1])]
+    candidates = peaks if len(peaks) else lags
+    k = int(candidates[int(np.argmax(r[candidates]))])
     periodicity = r[k]
     den = r[k - 1] - 2 * r[k] + r[k + 1]
     delta = 0.5 * (r[k - 1] - r[k + 1]) / den if den < 0 else 0.0

@@ -22,6 +22,12 @@ struct Clinic: ParsableCommand {
 
     /// Runs the command; maps errors to the documented exit codes. Error messages never carry patient data.
     static func main() {
+        // A fixed mmap threshold: large signal buffers go back to the system when freed
+        // instead of raising glibc's threshold and staying in the heap (peak memory on a
+        // 120 s recording, docs/audio-front-end.md).
+        if let mallopt = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "mallopt") {  // RTLD_DEFAULT; malloc.h's M_MMAP_THRESHOLD is -3
+            _ = unsafeBitCast(mallopt, to: (@convention(c) (Int32, Int32) -> Int32).self)(-3, 256 * 1024)
+        }
         do {
             var command = try parseAsRoot()
             try command.run()

@@ -3,24 +3,29 @@ import Foundation
 /// Envelopes and autocorrelation on FFTW, matching `scipy.signal.hilbert` and
 /// `Training/dsp_reference.py` (Springer 2016's homomorphic envelope and autocorrelation).
 public enum Envelope {
-    /// `|scipy.signal.hilbert(x)|`: the magnitude of the analytic signal, from a
-    /// length-N DFT (any N, no zero padding).
+    /// `|scipy.signal.hilbert(x)|`: the magnitude of the analytic signal `x + i·H(x)`, from
+    /// length-N real DFTs (any N, no zero padding). `H(x)`, the Hilbert transform, is the
+    /// inverse real DFT of `−i·sgn(k)·X[k]` (DC and, for even N, the Nyquist bin set to 0),
+    /// which is the imaginary part of scipy's `ifft(h·X)`; the real part is `x` itself. Two
+    /// real transforms need a third of the memory of scipy's complex one.
     public static func hilbert(_ x: [Double]) -> [Double] {
         let n = x.count
         guard n > 0 else { return [] }
-        let input = AlignedBuffer(x), half = AlignedBuffer(count: 2 * (n / 2 + 1))
-        FFT.forwardReal(input, half, plan: FFT.alignedPlan(.realForward, count: n))
-        // Analytic spectrum: X[0], 2·X[1 ..< (n+1)/2], X[n/2] when n is even, zeros above.
-        let full = AlignedBuffer(count: 2 * n), h = half.pointer, f = full.pointer
-        f[0] = h[0]; f[1] = h[1]
-        for k in 1..<((n + 1) / 2) { f[2 * k] = 2 * h[2 * k]; f[2 * k + 1] = 2 * h[2 * k + 1] }
-        if n % 2 == 0 { f[n] = h[n]; f[n + 1] = h[n + 1] }
-        let analytic = AlignedBuffer(count: 2 * n), a = analytic.pointer
-        FFT.complex(full, analytic, plan: FFT.alignedPlan(.complexInverse, count: n))
-        let scale = 1 / Double(n)
+        let buffer = AlignedBuffer(x), half = AlignedBuffer(count: 2 * (n / 2 + 1))
+        FFT.forwardReal(buffer, half, plan: FFT.alignedPlan(.realForward, count: n))
+        let h = half.pointer
+        h[0] = 0; h[1] = 0
+        for k in 1..<((n + 1) / 2) {
+            let re = h[2 * k], im = h[2 * k + 1]
+            h[2 * k] = im
+            h[2 * k + 1] = -re
+        }
+        if n % 2 == 0 { h[n] = 0; h[n + 1] = 0 }
+        FFT.inverseReal(half, buffer, plan: FFT.alignedPlan(.realInverse, count: n))
+        let scale = 1 / Double(n), b = buffer.pointer
         return (0..<n).map { (i: Int) -> Double in
-            let re = a[2 * i], im = a[2 * i + 1]
-            return (re * re + im * im).squareRoot() * scale
+            let im = b[i] * scale
+            return (x[i] * x[i] + im * im).squareRoot()
         }
     }
 

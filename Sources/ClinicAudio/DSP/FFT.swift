@@ -93,8 +93,12 @@ final class PlanCache: @unchecked Sendable {
     static let planner = NSLock()
     /// Past this many plans the cache is emptied (plans in use live on until released).
     static let capacity = 64
+    /// Longer transforms are kept in a small least-recently-used list of `largeCapacity`.
+    static let largest = 1 << 15
+    static let largeCapacity = 4
 
     private var plans: [Key: Plan] = [:]
+    private var large: [(key: Key, plan: Plan)] = []
     private struct Key: Hashable { var kind: Kind; var count: Int; var aligned: Bool }
 
     /// The plan for `kind` and `count`. `aligned` plans may use SIMD codelets and run only
@@ -107,6 +111,19 @@ final class PlanCache: @unchecked Sendable {
         defer { PlanCache.planner.unlock() }
         let key = Key(kind: kind, count: count, aligned: aligned)
         if let plan = plans[key] { return plan }
+        // Whole-recording transforms (Hilbert, autocorrelation) have a length per recording:
+        // only the last few such plans are kept (megabytes of twiddle factors each).
+        if count > PlanCache.largest {
+            if let i = large.firstIndex(where: { $0.key == key }) {
+                let entry = large.remove(at: i)
+                large.append(entry)
+                return entry.plan
+            }
+            let plan = Plan(make(kind, count, aligned: aligned))
+            large.append((key, plan))
+            if large.count > PlanCache.largeCapacity { evicted[large[0].key] = large.removeFirst().plan }
+            return plan
+        }
         if plans.count >= PlanCache.capacity { swap(&evicted, &plans) }
         let plan = Plan(make(kind, count, aligned: aligned))
         plans[key] = plan
@@ -115,7 +132,11 @@ final class PlanCache: @unchecked Sendable {
 
     private func make(_ kind: Kind, _ n: Int, aligned: Bool) -> OpaquePointer {
         let flags = UInt32(FFTW_ESTIMATE) | (aligned ? 0 : UInt32(FFTW_UNALIGNED))
-        let real = fftw_alloc_real(n)!, cplx = fftw_alloc_complex(n)!, cplx2 = fftw_alloc_complex(n)!
+        // Planning buffers of the sizes the transform uses (FFTW_ESTIMATE does not touch them).
+        let complexCount = kind == .realForward || kind == .realInverse ? n / 2 + 1 : n
+        let real = kind == .realForward || kind == .realInverse ? fftw_alloc_real(n)! : nil
+        let cplx = fftw_alloc_complex(complexCount)!
+        let cplx2 = kind == .complexForward || kind == .complexInverse ? fftw_alloc_complex(n)! : nil
         defer { fftw_free(real); fftw_free(cplx); fftw_free(cplx2) }
         let n32 = Int32(n)
         let plan: OpaquePointer? = switch kind {

@@ -129,9 +129,9 @@ extension FeatureSet {
         return parts.map { $0 / total }
     }
 
-    /// The autocorrelation peak of the envelope `e` (sampled at `rate` Hz) over the lags of
-    /// `heartRateRange`, and the heart rate at that lag refined by a parabola through its
-    /// neighbours.
+    /// The highest autocorrelation peak of the envelope `e` (sampled at `rate` Hz) over the
+    /// lags of `heartRateRange`, and the heart rate at that lag refined by a parabola through
+    /// its neighbours.
     static func periodicity(_ e: [Double], rate: Double) throws(DSPError) -> (peak: Double, bpm: Double) {
         let r = try Envelope.autocorrelation(e)
         let first = Int((60 / heartRateRange.upperBound * rate).rounded())
@@ -139,8 +139,12 @@ extension FeatureSet {
         guard r.count > last + 1 else {
             throw DSPError(.tooShort, "The recording is too short to find its heart rate.")
         }
-        var best = first
-        for k in first...last where r[k] > r[best] { best = k }
+        // The highest local maximum (a real peak), else the highest lag: a plain maximum
+        // lands on the range's ends when r is still falling from lag 0 at 0.3 s.
+        let peaks = (first...last).filter { r[$0 - 1] < r[$0] && r[$0] >= r[$0 + 1] }
+        let candidates = peaks.isEmpty ? Array(first...last) : peaks
+        var best = candidates[0]
+        for k in candidates where r[k] > r[best] { best = k }
         let curvature = r[best - 1] - 2 * r[best] + r[best + 1]
         let offset = curvature < 0 ? 0.5 * (r[best - 1] - r[best + 1]) / curvature : 0
         return (r[best], 60 * rate / (Double(best) + offset))
