@@ -81,3 +81,35 @@ import Testing
         #expect(throws: DSPError.self) { try FeatureSet.qaqcV1.compute([Double](repeating: 0.3, count: 24000), sampleRate: 8000) }
     }
 }
+
+/// The fast sample entropy (sorted templates) counts exactly the pairs the textbook double loop counts.
+@Suite struct SampleEntropyTests {
+    func plain(_ v: [Double], m: Int, r: Double) -> Double {
+        let n = v.count - m
+        var a = 0, b = 0
+        for i in 0..<(n - 1) {
+            for j in (i + 1)..<n {
+                guard (0..<m).allSatisfy({ abs(v[i + $0] - v[j + $0]) <= r }) else { continue }
+                b += 1
+                if abs(v[i + m] - v[j + m]) <= r { a += 1 }
+            }
+        }
+        return a > 0 && b > 0 ? -log(Double(a) / Double(b)) : log(Double(n) * Double(n - 1) / 2)
+    }
+
+    @Test func matchesTheDoubleLoop() {
+        var state: UInt64 = 5
+        func next() -> Double {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return Double(state >> 40) / Double(1 << 24)
+        }
+        for (count, levels) in [(40, 0), (300, 0), (300, 7), (1_000, 0)] {
+            // `levels` > 0 quantises the values, so many are exactly equal (ties in the sort).
+            let v = (0..<count).map { _ in levels > 0 ? (next() * Double(levels)).rounded() : sin(next() * 6) + 0.3 * next() }
+            for r in [0.0, 0.05, 0.2, 1.0] {
+                #expect(Stats.sampleEntropy(v, m: 2, tolerance: r) == plain(v, m: 2, r: r), "n \(count) levels \(levels) r \(r)")
+            }
+        }
+        #expect(Stats.sampleEntropy([1, 2], m: 2, tolerance: 0.1) == 0)
+    }
+}

@@ -199,21 +199,24 @@ enum Stats {
         // of their first sample and, for each, only those after it up to r away (the same
         // pairs and counts as the plain double loop, far fewer visits).
         let order = (0..<n).sorted { v[$0] < v[$1] }
+        // The templates in that order, contiguous: [v[i], v[i+1], …, v[i+m]] per template.
+        let width = m + 1
+        var t = [Double](repeating: 0, count: n * width)
+        for (x, i) in order.enumerated() { for k in 0...m { t[x * width + k] = v[i + k] } }
         var a = 0, b = 0
-        v.withUnsafeBufferPointer { p in
-            order.withUnsafeBufferPointer { o in
-                for x in 0..<n {
-                    let i = o[x]
-                    var y = x + 1
-                    while y < n, p[o[y]] - p[i] <= r {  // the same rounding as |p[i] - p[j]| <= r
-                        let j = o[y]
-                        y += 1
-                        var k = 1
-                        while k < m && abs(p[i + k] - p[j + k]) <= r { k += 1 }
-                        guard k == m else { continue }
+        t.withUnsafeBufferPointer { p in
+            for x in 0..<n {
+                let ti = x * width
+                var tj = ti + width
+                // |v[j] − v[i]| ≤ r, with v[j] ≥ v[i] in this order (the same rounding as the plain loop).
+                while tj < n * width, p[tj] - p[ti] <= r {
+                    var k = 1
+                    while k < m && abs(p[ti + k] - p[tj + k]) <= r { k += 1 }
+                    if k == m {
                         b += 1
-                        if abs(p[i + m] - p[j + m]) <= r { a += 1 }
+                        if abs(p[ti + m] - p[tj + m]) <= r { a += 1 }
                     }
+                    tj += width
                 }
             }
         }
