@@ -187,3 +187,42 @@ import Testing
         }
     }
 }
+
+/// Every container and encoding the issue names decodes and gives features: lossless ones the
+/// same features as the float original, lossy ones (Vorbis, Opus) finite features of the right length.
+@Suite struct DecodingFormatsTests {
+    // libsndfile format codes (sndfile.h).
+    static let wav = 0x01_0000, aiff = 0x02_0000, wavex = 0x13_0000, flac = 0x17_0000, ogg = 0x20_0000
+    static let u8 = 0x0005, s16 = 0x0002, s24 = 0x0003, s32 = 0x0004, float = 0x0006, double = 0x0007
+    static let vorbis = 0x0060, opus = 0x0064
+
+    @Test(arguments: [
+        ("wav-pcm8", wav | u8, 4_000, true), ("wav-pcm16", wav | s16, 4_000, true), ("wav-pcm24", wav | s24, 4_000, true),
+        ("wav-pcm32", wav | s32, 4_000, true), ("wav-float32", wav | float, 4_000, true), ("wav-float64", wav | double, 4_000, true),
+        ("wavex-pcm16", wavex | s16, 4_000, true), ("aiff-pcm16", aiff | s16, 4_000, true), ("flac-pcm16", flac | s16, 4_000, true),
+        ("ogg-vorbis", ogg | vorbis, 8_000, false), ("ogg-opus", ogg | opus, 8_000, false),
+    ])
+    func decodesAndGivesFeatures(_ name: String, _ format: Int, _ rate: Int, _ lossless: Bool) throws {
+        let dir = temporaryDirectory(); defer { cleanup(dir) }
+        let x = heartbeat(seconds: 5, rate: rate).map { 0.8 * $0 }
+        let path = dir.appending(path: name).path
+        do {
+            let file = try SoundFile(writingPath: path, format: Int32(format), sampleRate: rate, channels: 1)
+            try file.write(x, frames: x.count)
+            file.close()
+        }
+        let (analysis, audio) = try FeatureSet.assessV1.analyze(file: path)
+        #expect(audio.sourceRate == rate && abs(audio.duration - 5) < 0.1, "\(name): \(audio.duration) s")
+        #expect(analysis.features.values.allSatisfy { $0.isFinite })
+        guard lossless else { return }
+        // The same samples up to the format's quantisation. 8-bit steps (1/128) are coarser
+        // than the quiet parts of the signal, which moves the dB features: loudness only there.
+        let reference = try FeatureSet.assessV1.compute(x, sampleRate: Double(rate))
+        let eightBit = format & 0xFFFF == Self.u8
+        for (feature, (got, want)) in zip(reference.names, zip(analysis.features.values, reference.values))
+        where feature == "rms" || feature == "peak" || (!eightBit && feature.hasPrefix("mfcc0")) {
+            let rtol = eightBit ? 0.05 : 1e-3
+            #expect(abs(got - want) <= rtol * abs(want) + 1e-6, "\(name) \(feature): \(got) vs \(want)")
+        }
+    }
+}
