@@ -47,12 +47,20 @@ public enum SpectralFeatures {
     /// `exp(mean log P) / mean P` with `P = max(amin, S²)` per frame of a magnitude spectrogram.
     public static func flatness(_ s: FrameMatrix, amin: Double = 1e-10) -> [Double] {
         perFrame(s) { col in
-            var logSum = 0.0, sum = 0.0
+            // Σ log p as one log per frame: the product of the values' binary mantissas (each
+            // in [0.5, 1), renormalised every 16 so it cannot underflow) plus their exponents.
+            var mantissas = 1.0, exponents = 0, sum = 0.0
             for k in 0..<col.count {
                 let p = max(amin, col[k] * col[k])
-                logSum += log(p)
                 sum += p
+                mantissas *= p.significand / 2
+                exponents += Int(p.exponent) + 1
+                if k & 15 == 15 {
+                    exponents += Int(mantissas.exponent)
+                    mantissas = Double(sign: .plus, exponent: 0, significand: mantissas.significand)
+                }
             }
+            let logSum = log(mantissas) + Double(exponents) * M_LN2
             let n = Double(col.count)
             return exp(logSum / n) / (sum / n)
         }
