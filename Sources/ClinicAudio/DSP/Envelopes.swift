@@ -9,6 +9,11 @@ public enum Envelope {
     /// which is the imaginary part of scipy's `ifft(h·X)`; the real part is `x` itself. Two
     /// real transforms need a third of the memory of scipy's complex one.
     public static func hilbert(_ x: [Double]) -> [Double] {
+        analytic(x) { re, im in (re * re + im * im).squareRoot() }
+    }
+
+    /// `f(x[i], H(x)[i])` for each sample, from the analytic signal `x + i·H(x)` (see `hilbert`).
+    static func analytic(_ x: [Double], _ f: (Double, Double) -> Double) -> [Double] {
         let n = x.count
         guard n > 0 else { return [] }
         let buffer = AlignedBuffer(x), half = AlignedBuffer(count: 2 * (n / 2 + 1))
@@ -23,10 +28,7 @@ public enum Envelope {
         if n % 2 == 0 { h[n] = 0; h[n + 1] = 0 }
         FFT.inverseReal(half, buffer, plan: FFT.alignedPlan(.realInverse, count: n))
         let scale = 1 / Double(n), b = buffer.pointer
-        return (0..<n).map { (i: Int) -> Double in
-            let im = b[i] * scale
-            return (x[i] * x[i] + im * im).squareRoot()
-        }
+        return (0..<n).map { (i: Int) -> Double in f(x[i], b[i] * scale) }
     }
 
     /// Springer's homomorphic envelope: `exp(filtfilt(b, a, log|hilbert(x)|))` with a
@@ -34,7 +36,8 @@ public enum Envelope {
     /// then `env[0] = env[1]`. Throws `.tooShort` for fewer than 7 samples.
     public static func homomorphic(_ x: [Double], sampleRate: Double, cutoff: Double = 8) throws(DSPError) -> [Double] {
         let lowpass = try Butterworth.transferFunction(order: 1, .lowpass(cutoff), sampleRate: sampleRate)
-        var env = try IIR.filtfilt(lowpass, hilbert(x).map { log($0) }).map { exp($0) }
+        // log|z| = ½·log(x² + H²): no square root.
+        var env = try IIR.filtfilt(lowpass, analytic(x) { re, im in 0.5 * log(re * re + im * im) }).map { exp($0) }
         if env.count > 1 { env[0] = env[1] }
         return env
     }

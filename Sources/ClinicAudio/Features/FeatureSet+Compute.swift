@@ -79,13 +79,15 @@ extension FeatureSet {
         let envelope = try Envelope.homomorphic(y, sampleRate: analysisRate)
         out.append(Stats.variance(envelope) / Stats.mean(envelope))
 
-        let magnitude = STFT.magnitude(y, config: stft)
+        // The power spectrogram feeds the mel bank; the in-band magnitude (its square root on
+        // the band's rows only) feeds the spectral features.
+        let power = STFT.power(y, config: stft)
         let inBand = stft.binFrequencies(sampleRate: analysisRate).enumerated().filter { band.contains($0.element) }
         let rows = inBand.map(\.offset), freqs = inBand.map(\.element)
         var sliced = [Double]()
-        sliced.reserveCapacity(rows.count * magnitude.frames)
-        for t in 0..<magnitude.frames { for r in rows { sliced.append(magnitude[r, t]) } }
-        let s = FrameMatrix(rows: rows.count, frames: magnitude.frames, values: sliced)
+        sliced.reserveCapacity(rows.count * power.frames)
+        for t in 0..<power.frames { for r in rows { sliced.append(power[r, t].squareRoot()) } }
+        let s = FrameMatrix(rows: rows.count, frames: power.frames, values: sliced)
         out.append(Stats.mean(SpectralFeatures.centroid(s, frequencies: freqs)))
         out.append(Stats.mean(SpectralFeatures.bandwidth(s, frequencies: freqs)))
         out.append(Stats.mean(SpectralFeatures.rolloff(s, frequencies: freqs, percent: 0.85)))
@@ -94,7 +96,7 @@ extension FeatureSet {
 
         let bank = Mel.filterBank(sampleRate: analysisRate, fftLength: stft.fftLength, bands: melBands,
                                   fmin: band.lowerBound, fmax: band.upperBound)
-        let logMel = Mel.powerToDB(Mel.spectrogram(magnitude.map { $0 * $0 }, filterBank: bank))
+        let logMel = Mel.powerToDB(Mel.spectrogram(power, filterBank: bank))
         let mfcc = Mel.dct(logMel, count: mfccCount)
         let coefficients = (0..<mfccCount).map { k in (0..<mfcc.frames).map { mfcc[k, $0] } }
         out += coefficients.map(Stats.mean)
