@@ -132,6 +132,44 @@ for x in decoded {
     qaqc.append(median(q)); assess.append(median(a)); stft.append(median(s))
 }
 
+// Stage by stage on the first recording (each stage alone, on the previous stage's output).
+do {
+    let set = FeatureSet.qaqcV1, x4k = decoded[0]
+    let x = try Resampler.resampleExtendingEdges(x4k, from: 4_000, to: set.analysisRate)
+    let bp = try Butterworth.sos(order: set.bandpassOrder, .bandpass(set.band.lowerBound, set.band.upperBound), sampleRate: set.analysisRate)
+    let y = try IIR.sosfiltfilt(bp, x)
+    let power = STFT.power(y, config: set.stft)
+    let bank = Mel.filterBank(sampleRate: set.analysisRate, fftLength: set.stft.fftLength, bands: set.melBands,
+                              fmin: set.band.lowerBound, fmax: set.band.upperBound)
+    let envelope = try Envelope.homomorphic(y, sampleRate: set.analysisRate), e50 = Stats.blockMeans(envelope, 40)
+    let stages: [(String, () throws -> Void)] = [
+        ("resample 4 kHz -> 2 kHz (libsoxr HQ)", { _ = try Resampler.resampleExtendingEdges(x4k, from: 4_000, to: set.analysisRate) }),
+        ("band-pass sosfiltfilt", { _ = try IIR.sosfiltfilt(bp, x) }),
+        ("Welch PSD", { _ = try Welch.psd(x, sampleRate: set.analysisRate, segmentLength: 256) }),
+        ("homomorphic envelope", { _ = try Envelope.homomorphic(y, sampleRate: set.analysisRate) }),
+        ("STFT power", { _ = STFT.power(y, config: set.stft) }),
+        ("in-band magnitude, centroid/bandwidth/rolloff/flatness", {
+            let all = set.stft.binFrequencies(sampleRate: set.analysisRate)
+            let inBand = all.indices.filter { set.band.contains(all[$0]) }
+            let m = power.rows(inBand.first!...inBand.last!) { $0.squareRoot() }
+            let f = inBand.map { all[$0] }
+            _ = (SpectralFeatures.centroid(m, frequencies: f), SpectralFeatures.bandwidth(m, frequencies: f),
+                 SpectralFeatures.rolloff(m, frequencies: f), SpectralFeatures.flatness(m))
+        }),
+        ("zero-crossing rate", { _ = SpectralFeatures.zeroCrossingRate(y) }),
+        ("mel, power_to_db, MFCC", { _ = Mel.dct(Mel.powerToDB(Mel.spectrogram(power, filterBank: bank)), count: set.mfccCount) }),
+        ("assess-v1: 50 Hz envelope, periodicity", { _ = try FeatureSet.periodicity(Stats.blockMeans(envelope, 40), rate: 50) }),
+        ("assess-v1: sample entropy", { _ = Stats.sampleEntropy(e50, tolerance: 0.2 * Stats.std(e50)) }),
+    ]
+    print("qaqc-v1 stages on one recording (median of \(repeats), thread CPU):")
+    for (name, body) in stages {
+        try body()
+        var t: [Double] = []
+        for _ in 0..<repeats { t.append(try time(body)) }
+        print("   \(name.padding(toLength: 56, withPad: " ", startingAt: 0)) \(ms(median(t)))")
+    }
+}
+
 if CommandLine.arguments.contains("--features-only") {
     print("qaqc-v1 median \(ms(median(qaqc))), assess-v1 median \(ms(median(assess))), STFT median \(ms(median(stft)))")
     exit(0)

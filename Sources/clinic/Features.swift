@@ -14,8 +14,8 @@ struct FeaturesCommand: ParsableCommand {
             feature set's analysis rate (2000 Hz) and band-passed (20–720 Hz); see \
             docs/audio-front-end.md for each feature's definition. The store is not used.
 
-            Batch mode (--manifest, --root, --out) reads a CSV whose first column is `path` \
-            (relative to --root), as ../shared/data/manifest.csv, and writes one row per \
+            Batch mode (--manifest, --root, --out) reads a CSV with a `path` column (relative \
+            to --root), as ../shared/data/manifest.csv, and writes one row per \
             manifest row: the manifest's own columns, `feature_set`, `error` (empty when the \
             file gave features; otherwise why not) and one column per feature. A file that \
             fails does not stop the batch. The output is written whole or not at all. Exit 0 \
@@ -34,7 +34,7 @@ struct FeaturesCommand: ParsableCommand {
     var out: String?
     @Option(help: ArgumentHelp("Files processed at once in batch mode (default: the number of cores).", valueName: "n"))
     var jobs: Int?
-    @Flag(name: .customLong("log-mel"), help: "With --json: add the log-mel patches (assess-v1's [patch][band][frame] dB values).")
+    @Flag(name: .customLong("log-mel"), help: "With --json: add the log-mel patches ([patch][32 bands][96 frames] of dB, 3.07 s every 1.54 s).")
     var logMel = false
     @OptionGroup var output: JSONFlag
 

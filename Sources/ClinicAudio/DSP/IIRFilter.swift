@@ -6,34 +6,52 @@ public enum IIR {
     /// `scipy.signal.sosfilt(sos, x, zi=state)`: sections in order, each a transposed
     /// direct form II biquad. `state` (2 values per section) is updated in place.
     public static func sosfilt(_ filter: SOSFilter, _ x: [Double], state: inout [[Double]]) -> [Double] {
-        // All sections per sample (not one section over the whole signal): the sections'
-        // recursions are independent chains the CPU can overlap. Same arithmetic as scipy.
-        let n = filter.sections.count
-        var coefficients = [Double](), z = [Double]()
-        for (s, c) in filter.sections.enumerated() {
-            coefficients += [c[0], c[1], c[2], c[4], c[5]]
-            z += [state[s][0], state[s][1]]
-        }
+        // Four sections per sample at a time (not one section over the whole signal): the
+        // sections' recursions are independent chains the CPU overlaps, and their states stay
+        // in registers. A group short of four is padded with pass-through sections
+        // (b0 = 1, all else 0: `out = v + 0`, exact). Same arithmetic as scipy.
         var y = x
-        y.withUnsafeMutableBufferPointer { yp in
-            coefficients.withUnsafeBufferPointer { c in
-                z.withUnsafeMutableBufferPointer { zp in
-                    for i in 0..<yp.count {
-                        var v = yp[i]
-                        for s in 0..<n {
-                            let b0 = c[5 * s], b1 = c[5 * s + 1], b2 = c[5 * s + 2], a1 = c[5 * s + 3], a2 = c[5 * s + 4]
-                            let out = b0 * v + zp[2 * s]
-                            zp[2 * s] = b1 * v - a1 * out + zp[2 * s + 1]
-                            zp[2 * s + 1] = b2 * v - a2 * out
-                            v = out
-                        }
-                        yp[i] = v
-                    }
-                }
+        let sections = filter.sections
+        for group in stride(from: 0, to: sections.count, by: 4) {
+            let count = min(4, sections.count - group)
+            var c = [Double](repeating: 0, count: 20), z = [Double](repeating: 0, count: 8)
+            for j in 0..<4 {
+                guard j < count else { c[5 * j] = 1; continue }
+                let s = sections[group + j]
+                c.replaceSubrange((5 * j)..<(5 * j + 5), with: [s[0], s[1], s[2], s[4], s[5]])
+                z[2 * j] = state[group + j][0]; z[2 * j + 1] = state[group + j][1]
             }
+            y.withUnsafeMutableBufferPointer { cascade4($0, c, &z) }
+            for j in 0..<count { state[group + j] = [z[2 * j], z[2 * j + 1]] }
         }
-        state = (0..<n).map { [z[2 * $0], z[2 * $0 + 1]] }
         return y
+    }
+
+    /// Four transposed direct form II biquads in cascade over `y`, in place. `c` holds each
+    /// section's b0, b1, b2, a1, a2; `z` their two states, updated.
+    private static func cascade4(_ y: UnsafeMutableBufferPointer<Double>, _ c: [Double], _ z: inout [Double]) {
+        let (b00, b01, b02, a01, a02) = (c[0], c[1], c[2], c[3], c[4])
+        let (b10, b11, b12, a11, a12) = (c[5], c[6], c[7], c[8], c[9])
+        let (b20, b21, b22, a21, a22) = (c[10], c[11], c[12], c[13], c[14])
+        let (b30, b31, b32, a31, a32) = (c[15], c[16], c[17], c[18], c[19])
+        var (z00, z01, z10, z11, z20, z21, z30, z31) = (z[0], z[1], z[2], z[3], z[4], z[5], z[6], z[7])
+        for i in 0..<y.count {
+            let v0 = y[i]
+            let v1 = b00 * v0 + z00
+            z00 = b01 * v0 - a01 * v1 + z01
+            z01 = b02 * v0 - a02 * v1
+            let v2 = b10 * v1 + z10
+            z10 = b11 * v1 - a11 * v2 + z11
+            z11 = b12 * v1 - a12 * v2
+            let v3 = b20 * v2 + z20
+            z20 = b21 * v2 - a21 * v3 + z21
+            z21 = b22 * v2 - a22 * v3
+            let v4 = b30 * v3 + z30
+            z30 = b31 * v3 - a31 * v4 + z31
+            z31 = b32 * v3 - a32 * v4
+            y[i] = v4
+        }
+        z = [z00, z01, z10, z11, z20, z21, z30, z31]
     }
 
     /// `scipy.signal.sosfilt(sos, x)` from a zero state.

@@ -84,10 +84,7 @@ extension FeatureSet {
         let power = STFT.power(y, config: stft)
         let inBand = stft.binFrequencies(sampleRate: analysisRate).enumerated().filter { band.contains($0.element) }
         let rows = inBand.map(\.offset), freqs = inBand.map(\.element)
-        var sliced = [Double]()
-        sliced.reserveCapacity(rows.count * power.frames)
-        for t in 0..<power.frames { for r in rows { sliced.append(power[r, t].squareRoot()) } }
-        let s = FrameMatrix(rows: rows.count, frames: power.frames, values: sliced)
+        let s = power.rows(rows.first!...rows.last!) { $0.squareRoot() }
         out.append(Stats.mean(SpectralFeatures.centroid(s, frequencies: freqs)))
         out.append(Stats.mean(SpectralFeatures.bandwidth(s, frequencies: freqs)))
         out.append(Stats.mean(SpectralFeatures.rolloff(s, frequencies: freqs, percent: 0.85)))
@@ -108,7 +105,7 @@ extension FeatureSet {
             let (periodicity, bpm) = try Self.periodicity(e, rate: Self.envelopeRate)
             out.append(periodicity)
             out.append(bpm)
-            out.append(Stats.sampleEntropy(e, m: 2, tolerance: 0.2 * Stats.std(e)))
+            out.append(Stats.sampleEntropy(e, tolerance: 0.2 * Stats.std(e)))
         }
         guard out.allSatisfy(\.isFinite) else {
             throw DSPError(.degenerate, "The recording gives features that are not finite (digital silence in the band?).")
@@ -134,7 +131,7 @@ extension FeatureSet {
     /// The highest autocorrelation peak of the envelope `e` (sampled at `rate` Hz) over the
     /// lags of `heartRateRange`, and the heart rate at that lag refined by a parabola through
     /// its neighbours.
-    static func periodicity(_ e: [Double], rate: Double) throws(DSPError) -> (peak: Double, bpm: Double) {
+    public static func periodicity(_ e: [Double], rate: Double) throws(DSPError) -> (peak: Double, bpm: Double) {
         let r = try Envelope.autocorrelation(e)
         let first = Int((60 / heartRateRange.upperBound * rate).rounded())
         let last = Int((60 / heartRateRange.lowerBound * rate).rounded())
@@ -164,17 +161,17 @@ extension FeatureSet {
 }
 
 /// Plain statistics (population variance, as numpy's defaults).
-enum Stats {
-    static func mean(_ v: [Double]) -> Double { v.isEmpty ? 0 : v.reduce(0, +) / Double(v.count) }
-    static func variance(_ v: [Double]) -> Double {
+public enum Stats {
+    public static func mean(_ v: [Double]) -> Double { v.isEmpty ? 0 : v.reduce(0, +) / Double(v.count) }
+    public static func variance(_ v: [Double]) -> Double {
         let m = mean(v)
         return v.isEmpty ? 0 : v.reduce(0) { $0 + ($1 - m) * ($1 - m) } / Double(v.count)
     }
-    static func std(_ v: [Double]) -> Double { variance(v).squareRoot() }
-    static func rms(_ v: [Double]) -> Double { v.isEmpty ? 0 : (v.reduce(0) { $0 + $1 * $1 } / Double(v.count)).squareRoot() }
+    public static func std(_ v: [Double]) -> Double { variance(v).squareRoot() }
+    public static func rms(_ v: [Double]) -> Double { v.isEmpty ? 0 : (v.reduce(0) { $0 + $1 * $1 } / Double(v.count)).squareRoot() }
 
     /// Excess (Fisher) kurtosis with population moments, `m4 / m2² − 3` (scipy.stats.kurtosis).
-    static func kurtosis(_ v: [Double]) -> Double {
+    public static func kurtosis(_ v: [Double]) -> Double {
         let m = mean(v)
         var m2 = 0.0, m4 = 0.0
         for x in v {
@@ -187,38 +184,40 @@ enum Stats {
     }
 
     /// Means of consecutive blocks of `size` samples; a trailing part block is dropped.
-    static func blockMeans(_ v: [Double], _ size: Int) -> [Double] {
+    public static func blockMeans(_ v: [Double], _ size: Int) -> [Double] {
         (0..<(v.count / size)).map { j in v[(j * size)..<((j + 1) * size)].reduce(0, +) / Double(size) }
     }
 
-    /// Sample entropy SampEn(m, r) (Richman and Moorman 2000): templates start at
-    /// `0 ..< N − m` for both lengths, Chebyshev distance `≤ tolerance`, `−ln(A / B)`; the upper
-    /// bound `ln((N − m)(N − m − 1) / 2)` when there are no matches.
-    static func sampleEntropy(_ v: [Double], m: Int, tolerance r: Double) -> Double {
-        let n = v.count - m
+    /// Sample entropy SampEn(2, r) (Richman and Moorman 2000): templates start at
+    /// `0 ..< N − 2` for both lengths (2 and 3), Chebyshev distance `≤ tolerance`,
+    /// `−ln(A / B)`; the upper bound `ln((N − 2)(N − 3) / 2)` when there are no matches.
+    public static func sampleEntropy(_ v: [Double], tolerance r: Double) -> Double {
+        let n = v.count - 2
         guard n > 1 else { return 0 }
         // Only pairs whose first samples are within r can match: visit the templates in order
-        // of their first sample and, for each, only those after it up to r away (the same
-        // pairs and counts as the plain double loop, far fewer visits).
+        // of their first sample and, for each, the run after it up to r away (the same pairs
+        // and counts as the plain double loop, far fewer visits). The run's end only moves
+        // forward; inside a run the test has no branches, so it vectorises.
         let order = (0..<n).sorted { v[$0] < v[$1] }
-        // The templates in that order, contiguous: [v[i], v[i+1], …, v[i+m]] per template.
-        let width = m + 1
-        var t = [Double](repeating: 0, count: n * width)
-        for (x, i) in order.enumerated() { for k in 0...m { t[x * width + k] = v[i + k] } }
-        var a = 0, b = 0
-        t.withUnsafeBufferPointer { p in
-            for x in 0..<n {
-                let ti = x * width
-                var tj = ti + width
-                // |v[j] − v[i]| ≤ r, with v[j] ≥ v[i] in this order (the same rounding as the plain loop).
-                while tj < n * width, p[tj] - p[ti] <= r {
-                    var k = 1
-                    while k < m && abs(p[ti + k] - p[tj + k]) <= r { k += 1 }
-                    if k == m {
-                        b += 1
-                        if abs(p[ti + m] - p[tj + m]) <= r { a += 1 }
+        let c0 = order.map { v[$0] }, c1 = order.map { v[$0 + 1] }, c2 = order.map { v[$0 + 2] }
+        var a = 0, b = 0, end = 0
+        c0.withUnsafeBufferPointer { c0 in
+            c1.withUnsafeBufferPointer { c1 in
+                c2.withUnsafeBufferPointer { c2 in
+                    for x in 0..<n {
+                        end = max(end, x + 1)
+                        // c0[j] − c0[x] ≥ 0 here: the plain loop's |v[j] − v[i]|, same rounding.
+                        while end < n && c0[end] - c0[x] <= r { end += 1 }
+                        let p1 = c1[x], p2 = c2[x]
+                        var runB = 0, runA = 0
+                        for j in (x + 1)..<max(end, x + 1) {
+                            let two = Swift.abs(c1[j] - p1) <= r ? 1 : 0
+                            let third = Swift.abs(c2[j] - p2) <= r ? 1 : 0
+                            runB &+= two
+                            runA &+= two & third
+                        }
+                        b += runB; a += runA
                     }
-                    tj += width
                 }
             }
         }
