@@ -79,7 +79,11 @@ let package = Package(
             dependencies: [
                 "ClinicCore", "ClinicStore", "ClinicAudio",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ]
+            ],
+            // The Swift runtime and Foundation linked in (release only): a process starts in
+            // about 13 ms instead of 21, which a one-shot `clinic features` needs
+            // (docs/audio-front-end.md, "Speed"). The C libraries stay shared.
+            linkerSettings: [.unsafeFlags(["-static-stdlib", "-Xlinker", "--start-group", "-Xlinker", "-lFoundation", "-Xlinker", "-lFoundationInternationalization", "-Xlinker", "-lFoundationEssentials", "-Xlinker", "-l_FoundationICU", "-Xlinker", "-l_FoundationCollections", "-Xlinker", "-l_FoundationCShims", "-Xlinker", "-lCoreFoundation", "-Xlinker", "--end-group", "-Xlinker", "-lstdc++"], .when(configuration: .release))]
         ),
 
         // Benchmarks (run in release: `swift run -c release clinic-bench`).

@@ -28,6 +28,9 @@ struct Clinic: ParsableCommand {
         if let mallopt = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "mallopt") {  // RTLD_DEFAULT; malloc.h's M_MMAP_THRESHOLD is -3
             _ = unsafeBitCast(mallopt, to: (@convention(c) (Int32, Int32) -> Int32).self)(-3, 256 * 1024)
         }
+        // FFTW's plans from earlier processes: planning anew costs more than a 20 s
+        // recording's features (docs/audio-front-end.md, "Speed").
+        FFT.keepWisdom(in: FFT.defaultWisdomFile)
         do {
             var command = try parseAsRoot()
             try command.run()

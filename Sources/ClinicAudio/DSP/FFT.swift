@@ -13,6 +13,20 @@ public enum FFT {
     /// The FFTW library version, e.g. "fftw-3.3.10-sse2-avx".
     public static var libraryVersion: String { String(cString: clinic_fftw_version()) }
 
+    /// Keeps FFTW's wisdom (which algorithm it chose for each transform) in `path` between
+    /// processes, so a new process takes its plans from the file instead of planning again;
+    /// `nil` stops. Only a cache: a missing, unreadable or foreign file means planning as usual.
+    public static func keepWisdom(in path: String?) { PlanCache.shared.keepWisdom(in: path) }
+
+    /// The default wisdom file: `$XDG_CACHE_HOME/clinic/fftw-wisdom`, else
+    /// `~/.cache/clinic/fftw-wisdom`.
+    public static var defaultWisdomFile: String {
+        let environment = ProcessInfo.processInfo.environment
+        let cache = environment["XDG_CACHE_HOME"].flatMap { $0.hasPrefix("/") ? $0 : nil }
+            ?? (NSHomeDirectory() as NSString).appendingPathComponent(".cache")
+        return (cache as NSString).appendingPathComponent("clinic/fftw-wisdom")
+    }
+
     /// Real-to-complex DFT of `count` samples from `input` into `count/2 + 1` complex bins.
     public static func forwardReal(
         _ input: UnsafePointer<Double>, _ output: UnsafeMutablePointer<Double>, count: Int
@@ -130,8 +144,67 @@ final class PlanCache: @unchecked Sendable {
         return plan
     }
 
+    // MARK: wisdom kept between processes
+
+    /// The file FFTW's wisdom is kept in between processes, if any (`FFT.keepWisdom`).
+    private var wisdomFile: String?
+    private var wisdomLoaded = false
+    private var wisdomWrites = 0
+    /// Plans made from the wisdom file rather than by planning (for tests and benchmarks).
+    private(set) var plansFromWisdom = 0
+
+    func keepWisdom(in path: String?) {
+        PlanCache.planner.withLock { wisdomFile = path; wisdomLoaded = false }
+    }
+
+    /// Drops every cached plan and FFTW's in-memory wisdom (tests: the next plans come from
+    /// the wisdom file or from planning, as in a new process).
+    func reset() {
+        var dropped: [Key: Plan] = [:], droppedLarge: [(key: Key, plan: Plan)] = []
+        defer { _ = (dropped, droppedLarge) }  // released after the lock is dropped
+        PlanCache.planner.withLock {
+            swap(&dropped, &plans); swap(&droppedLarge, &large)
+            fftw_forget_wisdom()
+            wisdomLoaded = false
+            wisdomWrites = 0
+            plansFromWisdom = 0
+        }
+    }
+
+    /// The plan from wisdom when it holds one, else planned (FFTW_ESTIMATE still weighs many
+    /// algorithms: about 7 ms for a 40,000-point transform, a quarter of a one-shot
+    /// `clinic features` process), then the wisdom file rewritten. A plan from wisdom is the
+    /// same algorithm the planner chose, so results are identical. Called under the lock.
     private func make(_ kind: Kind, _ n: Int, aligned: Bool) -> OpaquePointer {
-        let flags = UInt32(FFTW_ESTIMATE) | (aligned ? 0 : UInt32(FFTW_UNALIGNED))
+        guard let file = wisdomFile else { return plan(kind, n, aligned: aligned, wisdomOnly: false)! }
+        if !wisdomLoaded {
+            wisdomLoaded = true
+            _ = fftw_import_wisdom_from_filename(file)  // 0 for a missing or unreadable file: plan as usual
+        }
+        if let plan = plan(kind, n, aligned: aligned, wisdomOnly: true) {
+            plansFromWisdom += 1
+            return plan
+        }
+        let plan = plan(kind, n, aligned: aligned, wisdomOnly: false)!
+        // A batch over many recordings meets many lengths: only the first few per process
+        // are written, so the file stays small (about 1 KB per transform).
+        guard wisdomWrites < 32 else { return plan }
+        wisdomWrites += 1
+        // Written whole or not at all (temporary file, then rename); it is a cache, so a
+        // failure only means the next process plans again.
+        let directory = (file as NSString).deletingLastPathComponent
+        try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let temporary = "\(file).\(getpid()).tmp"
+        if fftw_export_wisdom_to_filename(temporary) != 0 {
+            if rename(temporary, file) != 0 { unlink(temporary) }
+        } else {
+            unlink(temporary)
+        }
+        return plan
+    }
+
+    private func plan(_ kind: Kind, _ n: Int, aligned: Bool, wisdomOnly: Bool) -> OpaquePointer? {
+        let flags = UInt32(FFTW_ESTIMATE) | (aligned ? 0 : UInt32(FFTW_UNALIGNED)) | (wisdomOnly ? UInt32(FFTW_WISDOM_ONLY) : 0)
         // Planning buffers of the sizes the transform uses (FFTW_ESTIMATE does not touch them).
         let complexCount = kind == .realForward || kind == .realInverse ? n / 2 + 1 : n
         let real = kind == .realForward || kind == .realInverse ? fftw_alloc_real(n)! : nil
@@ -145,7 +218,7 @@ final class PlanCache: @unchecked Sendable {
         case .complexForward: fftw_plan_dft_1d(n32, cplx, cplx2, FFTW_FORWARD, flags)
         case .complexInverse: fftw_plan_dft_1d(n32, cplx, cplx2, FFTW_BACKWARD, flags)
         }
-        guard let plan else { fatalError("FFTW could not plan a transform of length \(n)") }
+        guard plan != nil || wisdomOnly else { fatalError("FFTW could not plan a transform of length \(n)") }
         return plan
     }
 }

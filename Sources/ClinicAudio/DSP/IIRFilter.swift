@@ -6,11 +6,18 @@ public enum IIR {
     /// `scipy.signal.sosfilt(sos, x, zi=state)`: sections in order, each a transposed
     /// direct form II biquad. `state` (2 values per section) is updated in place.
     public static func sosfilt(_ filter: SOSFilter, _ x: [Double], state: inout [[Double]]) -> [Double] {
+        var y = x
+        y.withUnsafeMutableBufferPointer { sosfiltInPlace(filter, $0, state: &state, backward: false) }
+        return y
+    }
+
+    /// `sosfilt` over `y` in place, first sample to last, or last to first when `backward`
+    /// (a time-reversed signal filtered without reversing it in memory).
+    static func sosfiltInPlace(_ filter: SOSFilter, _ y: UnsafeMutableBufferPointer<Double>, state: inout [[Double]], backward: Bool) {
         // Four sections per sample at a time (not one section over the whole signal): the
         // sections' recursions are independent chains the CPU overlaps, and their states stay
         // in registers. A group short of four is padded with pass-through sections
         // (b0 = 1, all else 0: `out = v + 0`, exact). Same arithmetic as scipy.
-        var y = x
         let sections = filter.sections
         for group in stride(from: 0, to: sections.count, by: 4) {
             let count = min(4, sections.count - group)
@@ -21,22 +28,29 @@ public enum IIR {
                 c.replaceSubrange((5 * j)..<(5 * j + 5), with: [s[0], s[1], s[2], s[4], s[5]])
                 z[2 * j] = state[group + j][0]; z[2 * j + 1] = state[group + j][1]
             }
-            y.withUnsafeMutableBufferPointer { cascade4($0, c, &z) }
+            if backward {
+                cascade4(y, c, &z, first: y.count - 1, step: -1)
+            } else {
+                cascade4(y, c, &z, first: 0, step: 1)
+            }
             for j in 0..<count { state[group + j] = [z[2 * j], z[2 * j + 1]] }
         }
-        return y
     }
 
-    /// Four transposed direct form II biquads in cascade over `y`, in place. `c` holds each
-    /// section's b0, b1, b2, a1, a2; `z` their two states, updated.
-    private static func cascade4(_ y: UnsafeMutableBufferPointer<Double>, _ c: [Double], _ z: inout [Double]) {
+    /// Four transposed direct form II biquads in cascade over `y` in place, visiting
+    /// `first`, `first + step`, … (`step` ±1). `c` holds each section's b0, b1, b2, a1, a2;
+    /// `z` their two states, updated.
+    @inline(__always)
+    private static func cascade4(_ y: UnsafeMutableBufferPointer<Double>, _ c: [Double], _ z: inout [Double], first: Int, step: Int) {
         let (b00, b01, b02, a01, a02) = (c[0], c[1], c[2], c[3], c[4])
         let (b10, b11, b12, a11, a12) = (c[5], c[6], c[7], c[8], c[9])
         let (b20, b21, b22, a21, a22) = (c[10], c[11], c[12], c[13], c[14])
         let (b30, b31, b32, a31, a32) = (c[15], c[16], c[17], c[18], c[19])
         var (z00, z01, z10, z11, z20, z21, z30, z31) = (z[0], z[1], z[2], z[3], z[4], z[5], z[6], z[7])
-        for i in 0..<y.count {
-            let v0 = y[i]
+        guard let p = y.baseAddress else { return }
+        var i = first
+        for _ in 0..<y.count {
+            let v0 = p[i]
             let v1 = b00 * v0 + z00
             z00 = b01 * v0 - a01 * v1 + z01
             z01 = b02 * v0 - a02 * v1
@@ -49,7 +63,8 @@ public enum IIR {
             let v4 = b30 * v3 + z30
             z30 = b31 * v3 - a31 * v4 + z31
             z31 = b32 * v3 - a32 * v4
-            y[i] = v4
+            p[i] = v4
+            i += step
         }
         z = [z00, z01, z10, z11, z20, z21, z30, z31]
     }
@@ -63,46 +78,47 @@ public enum IIR {
     /// `scipy.signal.lfilter(b, a, x, zi=state)`, transposed direct form II, `a` normalised
     /// by `a[0]`. `state` has `max(len(a), len(b)) - 1` values and is updated in place.
     public static func lfilter(_ tf: TransferFunction, _ x: [Double], state: inout [Double]) -> [Double] {
-        let (b, a) = normalised(tf)
-        let m = b.count
-        guard m > 1 else { return x.map { $0 * b[0] } }
-        if m == 2 { return firstOrder(b, a, x, state: &state) }
-        var z = state
-        var y = [Double](repeating: 0, count: x.count)
-        x.withUnsafeBufferPointer { xp in
-            y.withUnsafeMutableBufferPointer { yp in
-                z.withUnsafeMutableBufferPointer { zp in
-                    for i in 0..<xp.count {
-                        let xi = xp[i]
-                        let yi = zp[0] + b[0] * xi
-                        for j in 0..<(m - 2) { zp[j] = zp[j + 1] + xi * b[j + 1] - yi * a[j + 1] }
-                        zp[m - 2] = xi * b[m - 1] - yi * a[m - 1]
-                        yp[i] = yi
-                    }
-                }
-            }
-        }
-        state = z
+        var y = x
+        y.withUnsafeMutableBufferPointer { lfilterInPlace(tf, $0, state: &state, backward: false) }
         return y
     }
 
-    /// `lfilter` for a first-order filter (the homomorphic envelope's lowpass), same arithmetic.
-    private static func firstOrder(_ b: [Double], _ a: [Double], _ x: [Double], state: inout [Double]) -> [Double] {
-        let b0 = b[0], b1 = b[1], a1 = a[1]
-        var z = state[0]
-        var y = [Double](repeating: 0, count: x.count)
-        x.withUnsafeBufferPointer { xp in
-            y.withUnsafeMutableBufferPointer { yp in
-                for i in 0..<xp.count {
-                    let xi = xp[i]
-                    let yi = z + b0 * xi
-                    z = xi * b1 - yi * a1
-                    yp[i] = yi
-                }
+    /// `lfilter` over `y` in place, first sample to last, or last to first when `backward`.
+    static func lfilterInPlace(_ tf: TransferFunction, _ y: UnsafeMutableBufferPointer<Double>, state: inout [Double], backward: Bool) {
+        let (b, a) = normalised(tf)
+        let m = b.count
+        guard let p = y.baseAddress else { return }
+        let first = backward ? y.count - 1 : 0, step = backward ? -1 : 1
+        guard m > 1 else {
+            for i in 0..<y.count { p[i] *= b[0] }
+            return
+        }
+        if m == 2 {
+            // First order (the homomorphic envelope's lowpass): the state in a register.
+            let b0 = b[0], b1 = b[1], a1 = a[1]
+            var z = state[0], i = first
+            for _ in 0..<y.count {
+                let xi = p[i]
+                let yi = z + b0 * xi
+                z = xi * b1 - yi * a1
+                p[i] = yi
+                i += step
+            }
+            state = [z]
+            return
+        }
+        var z = state, i = first
+        z.withUnsafeMutableBufferPointer { zp in
+            for _ in 0..<y.count {
+                let xi = p[i]
+                let yi = zp[0] + b[0] * xi
+                for j in 0..<(m - 2) { zp[j] = zp[j + 1] + xi * b[j + 1] - yi * a[j + 1] }
+                zp[m - 2] = xi * b[m - 1] - yi * a[m - 1]
+                p[i] = yi
+                i += step
             }
         }
-        state = [z]
-        return y
+        state = z
     }
 
     /// `scipy.signal.lfilter_zi(b, a)`: the state of a step response's steady state.

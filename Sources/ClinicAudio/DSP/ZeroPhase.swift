@@ -21,14 +21,15 @@ extension IIR {
         _ filter: SOSFilter, _ x: [Double], padLength: Int? = nil
     ) throws(DSPError) -> [Double] {
         let edge = padLength ?? defaultPadLength(filter)
-        let ext = try oddExtension(x, edge)
+        var y = try oddExtension(x, edge)
         let zi = sosfiltZi(filter)
-        var state = zi.map { $0.map { $0 * ext[0] } }
-        var y = sosfilt(filter, ext, state: &state)
-        y.reverse()
-        state = zi.map { $0.map { $0 * y[0] } }
-        y = sosfilt(filter, y, state: &state)
-        y.reverse()
+        // Both passes in place: the backward one runs from the end instead of reversing.
+        y.withUnsafeMutableBufferPointer { y in
+            var state = zi.map { $0.map { $0 * y[0] } }
+            sosfiltInPlace(filter, y, state: &state, backward: false)
+            state = zi.map { $0.map { $0 * y[y.count - 1] } }
+            sosfiltInPlace(filter, y, state: &state, backward: true)
+        }
         return Array(y[edge..<(y.count - edge)])
     }
 
@@ -37,14 +38,14 @@ extension IIR {
         _ tf: TransferFunction, _ x: [Double], padLength: Int? = nil
     ) throws(DSPError) -> [Double] {
         let edge = padLength ?? defaultPadLength(tf)
-        let ext = try oddExtension(x, edge)
+        var y = try oddExtension(x, edge)
         let zi = lfilterZi(tf)
-        var state = zi.map { $0 * ext[0] }
-        var y = lfilter(tf, ext, state: &state)
-        y.reverse()
-        state = zi.map { $0 * y[0] }
-        y = lfilter(tf, y, state: &state)
-        y.reverse()
+        y.withUnsafeMutableBufferPointer { y in
+            var state = zi.map { $0 * y[0] }
+            lfilterInPlace(tf, y, state: &state, backward: false)
+            state = zi.map { $0 * y[y.count - 1] }
+            lfilterInPlace(tf, y, state: &state, backward: true)
+        }
         return Array(y[edge..<(y.count - edge)])
     }
 
