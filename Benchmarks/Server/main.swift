@@ -46,27 +46,44 @@ let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingL
 let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
 var exitCode: Int32 = 0
 
+/// Runs a command (posix_spawn + waitpid: Foundation's Process on Linux has been seen never to
+/// notice that a child ended, which hung the PostgreSQL run) and returns its standard output.
 func shell(_ args: [String]) throws -> String {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    p.arguments = args
-    let out = Pipe()
-    p.standardOutput = out
-    try p.run()
-    let data = out.fileHandleForReading.readDataToEndOfFile()
-    waitForExit(p, timeout: 60)
-    return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    let output = FileManager.default.temporaryDirectory.appending(path: "bench-shell-\(UUID().uuidString)").path
+    defer { try? FileManager.default.removeItem(atPath: output) }
+    let pid = try spawn(["/usr/bin/env"] + args, stdout: output)
+    _ = waitForExit(pid, timeout: 120)
+    return ((try? String(contentsOfFile: output, encoding: .utf8)) ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
 }
 
-/// Polls for a process's end (Foundation's waitUntilExit has been seen never to return here);
-/// kills it after `timeout` seconds.
-func waitForExit(_ p: Process, timeout: Double) {
+func spawn(_ arguments: [String], stdout: String = "/dev/null", environment: [String: String] = ProcessInfo.processInfo.environment) throws -> pid_t {
+    var pid: pid_t = 0
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+    posix_spawn_file_actions_addopen(&actions, 1, stdout, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+    let argv = arguments.map { strdup($0) } + [nil]
+    let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+    defer { argv.forEach { free($0) }; envp.forEach { free($0) } }
+    guard posix_spawn(&pid, arguments[0], &actions, nil, argv, envp) == 0 else { throw CocoaError(.executableLoad) }
+    return pid
+}
+
+/// Polls for a child's end (waitpid with WNOHANG, so nothing waits on a notification that may
+/// never come); SIGKILL after `timeout` seconds. Returns false if it had to kill.
+@discardableResult
+func waitForExit(_ pid: pid_t, timeout: Double) -> Bool {
     let deadline = Date().addingTimeInterval(timeout)
-    while p.isRunning && Date() < deadline { usleep(20_000) }
-    if p.isRunning {
-        kill(p.processIdentifier, SIGKILL)
-        while p.isRunning { usleep(20_000) }
+    var status: Int32 = 0
+    while Date() < deadline {
+        let r = waitpid(pid, &status, WNOHANG)
+        if r == pid || (r < 0 && errno != EINTR) { return true }
+        usleep(20_000)
     }
+    kill(pid, SIGKILL)
+    _ = waitpid(pid, &status, 0)
+    return false
 }
 
 func percentile(_ xs: [Double], _ p: Double) -> Double {
@@ -188,11 +205,8 @@ for backend in backends {
         }
     }
 
-    let server = Process()
-    server.executableURL = binDir.appending(path: "clinic-server")
-    server.arguments = ["serve", "--data", dir.path, "--port", String(port)] + dbArgs
-    server.environment = ProcessInfo.processInfo.environment.merging(["LOG_LEVEL": "warning"]) { $1 }
-    try server.run()
+    let serverPID = try spawn([binDir.appending(path: "clinic-server").path, "serve", "--data", dir.path, "--port", String(port)] + dbArgs,
+                              environment: ProcessInfo.processInfo.environment.merging(["LOG_LEVEL": "warning"]) { $1 })
     let base = "http://127.0.0.1:\(port)"
     for _ in 0..<100 {
         if (try? await request(base + "/v1/health"))?.0 == 200 { break }
@@ -207,7 +221,7 @@ for backend in backends {
         return all
     }
 
-    let serverCPU0 = processCPU(server.processIdentifier)?.seconds ?? .nan
+    let serverCPU0 = processCPU(serverPID)?.seconds ?? .nan
     let databaseCPU0 = backend == "postgres" ? postgresCPU(dataDirectory: pgDir + "/data") : 0
     let clientCPU0 = clientCPU()
     let started = DispatchTime.now().uptimeNanoseconds
@@ -232,11 +246,11 @@ for backend in backends {
         return all
     }
     let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
-    let serverCPU = (processCPU(server.processIdentifier)?.seconds ?? .nan) - serverCPU0
+    let serverCPU = (processCPU(serverPID)?.seconds ?? .nan) - serverCPU0
     let databaseCPU = backend == "postgres" ? postgresCPU(dataDirectory: pgDir + "/data") - databaseCPU0 : 0
     let clientSeconds = clientCPU() - clientCPU0
     let changes = devicesCount * rounds * batch
-    let peak = memoryKB(server.processIdentifier, "VmHWM:")
+    let peak = memoryKB(serverPID, "VmHWM:")
 
     // The feed must hold every change exactly once: one device per site reads the whole site feed.
     var feedCount = 0, duplicates = 0
@@ -248,8 +262,8 @@ for backend in backends {
         }
     }
 
-    server.terminate()
-    waitForExit(server, timeout: 30)
+    kill(serverPID, SIGTERM)
+    waitForExit(serverPID, timeout: 30)
     if backend == "postgres" { _ = try? shell(["bash", repo.appending(path: "scripts/temp-postgres.sh").path, "stop", pgDir]) }
     try? FileManager.default.removeItem(at: dir)
 
