@@ -1,10 +1,12 @@
+import Foundation
+
 /// Validation of free-text fields: length limits and no control characters, so that what a
 /// nurse types is stored as typed and can never smuggle terminal escapes into a listing.
 public enum TextField {
     /// Checks a single-line field (names, ids, operator). Returns the value trimmed of
     /// surrounding spaces. The error names the field, never its content.
     public static func singleLine(_ value: String, field: String, maxLength: Int = 200) throws -> String {
-        let trimmed = value.trimmingCharacters(in: .whitespaces)
+        let trimmed = hasEdgeWhitespace(value) ? value.trimmingCharacters(in: .whitespaces) : value
         guard !trimmed.isEmpty else {
             throw ClinicError.invalid("\(field) must not be empty.")
         }
@@ -26,6 +28,13 @@ public enum TextField {
             throw ClinicError.invalid("\(field) contains a control character; only text, newlines and tabs are allowed.")
         }
         return value
+    }
+
+    /// True when `value` starts or ends with a character `trimmingCharacters(in: .whitespaces)`
+    /// would remove (checked without building the trimmed copy).
+    public static func hasEdgeWhitespace(_ value: String) -> Bool {
+        guard let first = value.unicodeScalars.first, let last = value.unicodeScalars.last else { return false }
+        return CharacterSet.whitespaces.contains(first) || CharacterSet.whitespaces.contains(last)
     }
 
     private static func isForbidden(_ scalar: Unicode.Scalar) -> Bool {

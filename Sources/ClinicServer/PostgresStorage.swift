@@ -5,11 +5,14 @@ import Logging
 import PostgresNIO
 
 /// The backend for more than one machine's worth of load: PostgreSQL through postgres-nio's
-/// connection pool. Several server instances may share one database: pushes take a
+/// connection pool. Several server instances may share one database: each instance's writer
+/// task applies pushes in groups (group commit: one transaction, a savepoint per push) under a
 /// transaction-scoped advisory lock, so feed numbers are handed out in commit order.
 final class PostgresStorage: ServerStorage {
     private let client: PostgresClient
     private let runner: Task<Void, Never>
+    private let writer: GroupCommit<PreparedPush, [PushResult]>
+    private let writerTask: Task<Void, Never>
     private let logger = Logger(label: "clinic-server.postgres")
     static let pushLock: Int64 = 0x636C_696E_6963 // "clinic"
     static let migrateLock: Int64 = 0x636C_696E_6964
@@ -25,9 +28,17 @@ final class PostgresStorage: ServerStorage {
         let client = PostgresClient(configuration: config, backgroundLogger: Logger(label: "clinic-server.postgres.pool"))
         self.client = client
         runner = Task { await client.run() }
+        let writer = GroupCommit<PreparedPush, [PushResult]>(maxJobs: PushGrouping.maxPushes, maxCost: PushGrouping.maxChanges) { max(1, $0.entries.count) }
+        self.writer = writer
+        let logger = self.logger
+        writerTask = Task { await writer.run { jobs in await PostgresStorage.apply(jobs, client, logger) } }
     }
 
-    func shutdown() async throws { runner.cancel() }
+    func shutdown() async throws {
+        writer.close()
+        await writerTask.value
+        runner.cancel()
+    }
 
     func migrate() async throws {
         try await client.withTransaction(logger: logger) { conn in
@@ -41,8 +52,35 @@ final class PostgresStorage: ServerStorage {
                 for statement in Self.statements(m.sql) {
                     try await conn.query(PostgresQuery(unsafeSQL: statement), logger: logger)
                 }
+                if m.name == "postgres/0002_feed_entries" { try await Self.fillFeedEntries(conn, logger) }
                 try await conn.query("INSERT INTO schema_migrations(name) VALUES (\(m.name))", logger: logger)
             }
+        }
+    }
+
+    /// Empties feed_entries and fills it again from the feed (for tests of migration 0002's fill).
+    func rebuildFeedEntries() async throws {
+        let logger = self.logger
+        try await client.withTransaction(logger: logger) { conn in
+            try await conn.query("SELECT pg_advisory_xact_lock(\(Self.pushLock))", logger: logger)
+            try await conn.query("DELETE FROM feed_entries", logger: logger)
+            try await Self.fillFeedEntries(conn, logger)
+        }
+    }
+
+    /// Writes the pull form of every feed row that has none (the rows written before 0002).
+    static func fillFeedEntries(_ conn: PostgresConnection, _ logger: Logger) async throws {
+        var rows: [(Int64, String, Int64, String, String)] = []
+        for try await row in try await conn.query("""
+            SELECT f.server_seq, f.site_id, f.seq, f.change, f.outcome FROM feed f
+            WHERE NOT EXISTS (SELECT 1 FROM feed_entries e WHERE e.site_id = f.site_id AND e.server_seq = f.server_seq)
+            """, logger: logger).decode((Int64, String, Int64, String, String).self) {
+            rows.append(row)
+        }
+        for (serverSeq, siteID, seq, change, outcome) in rows {
+            let entry = try JSON.decode(PushEntry.self, change)
+            let json = WireJSON.feedEntry(prefix: WireJSON.changePrefix(entry.change), outcome: try PushOutcome(stored: outcome), seq: seq, serverSeq: serverSeq)
+            try await conn.query("INSERT INTO feed_entries(site_id, server_seq, entry) VALUES (\(siteID), \(serverSeq), \(json))", logger: logger)
         }
     }
 
@@ -103,69 +141,132 @@ final class PostgresStorage: ServerStorage {
             """).first
     }
 
-    func push(_ entries: [PushEntry], device: DeviceRecord, now: String) async throws -> [PushResult] {
-        let logger = self.logger
-        return try await client.withTransaction(logger: logger) { conn in
-            try await conn.query("SELECT pg_advisory_xact_lock(\(Self.pushLock))", logger: logger)
-            var receipts: [Int64: StoredReceipt] = [:]
-            let seqs = entries.map(\.change.sequence)
-            for try await (seq, changeID, outcome, reason, serverSeq) in try await conn.query("""
-                SELECT seq, change_id, outcome, reason, server_seq FROM receipts
-                WHERE device_id = \(device.id.lowercased) AND seq = ANY(\(seqs))
-                """, logger: logger).decode((Int64, String, String, String?, Int64?).self) {
-                receipts[seq] = StoredReceipt(changeID: changeID, outcome: try PushOutcome(stored: outcome), reason: reason, serverSeq: serverSeq)
-            }
-            let keys = PushPlanner.recordKeys(entries)
-            var records: [RecordKey: StoredRecord] = [:]
-            for try await (entity, id, site, state) in try await conn.query("""
-                SELECT entity, entity_id, site_id, state FROM records WHERE entity_id = ANY(\(keys.map(\.id)))
-                """, logger: logger).decode((String, String, String, String).self) {
-                guard let kind = EntityKind(rawValue: entity) else { continue }
-                let key = RecordKey(entity: kind, id: id)
-                if keys.contains(key) { records[key] = StoredRecord(siteID: site, state: try JSON.decode(RecordState.self, state)) }
-            }
-            let steps = PushPlanner.plan(entries, device: device, receipts: receipts, records: records)
-            var first: Int64 = 1
-            for try await maxSeq in try await conn.query("SELECT COALESCE(MAX(server_seq), 0) FROM feed", logger: logger).decode(Int64.self) {
-                first = maxSeq + 1
-            }
-            let (results, writes) = steps.materialize(firstServerSeq: first)
-            for write in writes {
-                switch write {
-                case .feed(let serverSeq, let entry, let outcome):
-                    try await conn.query("""
-                        INSERT INTO feed(server_seq, site_id, device_id, seq, change, outcome, received_at)
-                        VALUES (\(serverSeq), \(device.siteID), \(device.id.lowercased), \(entry.change.sequence), \(try JSON.text(entry)), \(outcome.rawValue), \(now))
-                        """, logger: logger)
-                case .record(let key, let state, _):
-                    try await conn.query("""
-                        INSERT INTO records(entity, entity_id, site_id, state, updated_at)
-                        VALUES (\(key.entity.rawValue), \(key.id), \(device.siteID), \(try JSON.text(state)), \(now))
-                        ON CONFLICT (entity, entity_id) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at
-                        """, logger: logger)
-                case .conflict(let key, let conflict, let changeID):
-                    let record = ConflictRecord(id: UUID().lowercased, key: key, conflict: conflict, changeID: changeID, now: now)
-                    try await conn.query("""
-                        INSERT INTO conflicts(id, site_id, record, created_at) VALUES (\(record.id), \(device.siteID), \(try JSON.text(record)), \(now))
-                        """, logger: logger)
-                case .receipt(let seq, let r):
-                    try await conn.query("""
-                        INSERT INTO receipts(device_id, seq, change_id, outcome, reason, server_seq)
-                        VALUES (\(device.id.lowercased), \(seq), \(r.changeID), \(r.outcome.rawValue), \(r.reason), \(r.serverSeq))
-                        """, logger: logger)
+    /// Queues the push for this instance's writer task (group commit) and waits for its answers.
+    func push(_ push: PreparedPush) async throws -> [PushResult] {
+        try await writer.submit(push)
+    }
+
+    /// Applies a group of pushes in one transaction under the push lock, each in its own savepoint.
+    private static func apply(_ jobs: [PreparedPush], _ client: PostgresClient, _ logger: Logger) async -> [Result<[PushResult], any Error>] {
+        do {
+            return try await client.withTransaction(logger: logger) { conn in
+                try await conn.query("SELECT pg_advisory_xact_lock(\(Self.pushLock))", logger: logger)
+                var next: Int64 = 1
+                for try await maxSeq in try await conn.query("SELECT COALESCE(MAX(server_seq), 0) FROM feed", logger: logger).decode(Int64.self) {
+                    next = maxSeq + 1
                 }
+                var out: [Result<[PushResult], any Error>] = []
+                for job in jobs {
+                    try await conn.query("SAVEPOINT push", logger: logger)
+                    do {
+                        let (results, taken) = try await apply(job, conn, logger, firstServerSeq: next)
+                        try await conn.query("RELEASE SAVEPOINT push", logger: logger)
+                        next += taken
+                        out.append(.success(results))
+                    } catch {
+                        try await conn.query("ROLLBACK TO SAVEPOINT push", logger: logger)
+                        try await conn.query("RELEASE SAVEPOINT push", logger: logger)
+                        out.append(.failure(error))
+                    }
+                }
+                return out
             }
-            return results
+        } catch {
+            return jobs.map { _ in .failure(error) }
         }
     }
 
-    func feed(siteID: String, after: Int64, limit: Int) async throws -> [FeedEntry] {
-        var out: [FeedEntry] = []
-        for try await (serverSeq, change, outcome) in try await client.query("""
-            SELECT server_seq, change, outcome FROM feed WHERE site_id = \(siteID) AND server_seq > \(after)
+    /// One push inside the group's transaction: a few set-based statements (arrays through
+    /// UNNEST), not one round trip per row. Returns its answers and how many feed numbers it took.
+    private static func apply(_ push: PreparedPush, _ conn: PostgresConnection, _ logger: Logger, firstServerSeq: Int64) async throws -> ([PushResult], Int64) {
+        let deviceID = push.device.id.lowercased
+        let siteID = push.device.siteID
+        var receipts: [Int64: StoredReceipt] = [:]
+        let seqs = push.entries.map(\.entry.change.sequence)
+        for try await (seq, changeID, outcome, reason, serverSeq) in try await conn.query("""
+            SELECT seq, change_id, outcome, reason, server_seq FROM receipts
+            WHERE device_id = \(deviceID) AND seq = ANY(\(seqs))
+            """, logger: logger).decode((Int64, String, String, String?, Int64?).self) {
+            receipts[seq] = StoredReceipt(changeID: changeID, outcome: try PushOutcome(stored: outcome), reason: reason, serverSeq: serverSeq)
+        }
+        var records: [RecordKey: StoredRecord] = [:]
+        // One query per entity kind, so the primary key (entity, entity_id) serves it.
+        for (entity, keys) in Dictionary(grouping: PushPlanner.recordKeys(push.entries.map(\.entry)), by: \.entity) {
+            for try await (id, site, state) in try await conn.query("""
+                SELECT entity_id, site_id, state FROM records WHERE entity = \(entity.rawValue) AND entity_id = ANY(\(keys.map(\.id)))
+                """, logger: logger).decode((String, String, String).self) {
+                records[RecordKey(entity: entity, id: id)] = StoredRecord(siteID: site, state: try JSON.decode(RecordState.self, state))
+            }
+        }
+        let steps = PushPlanner.plan(push.entries, device: push.device, receipts: receipts, records: records)
+        let (results, writes) = steps.materialize(firstServerSeq: firstServerSeq)
+        var feed = (serverSeqs: [Int64](), seqs: [Int64](), changes: [String](), outcomes: [String](), entries: [String]())
+        var receiptRows = (seqs: [Int64](), changeIDs: [String](), outcomes: [String](), reasons: [String](), serverSeqs: [Int64]())
+        var states = OrderedStates()
+        for write in writes {
+            switch write {
+            case .feed(let serverSeq, let entry, let outcome):
+                let seq = entry.entry.change.sequence
+                feed.serverSeqs.append(serverSeq)
+                feed.seqs.append(seq)
+                feed.changes.append(WireJSON.storedChange(prefix: entry.prefix, seq: seq, base: entry.entry.base))
+                feed.outcomes.append(outcome.rawValue)
+                feed.entries.append(WireJSON.feedEntry(prefix: entry.prefix, outcome: outcome, seq: seq, serverSeq: serverSeq))
+            case .record(let key, let state, _):
+                states.set(key, state)
+            case .conflict(let key, let conflict, let changeID):
+                let record = ConflictRecord(id: UUID().lowercased, key: key, conflict: conflict, changeID: changeID, now: push.now)
+                try await conn.query("""
+                    INSERT INTO conflicts(id, site_id, record, created_at) VALUES (\(record.id), \(siteID), \(try JSON.text(record)), \(push.now))
+                    """, logger: logger)
+            case .receipt(let seq, let r):
+                // Arrays cannot hold NULL here: '' stands for no reason, 0 for no server_seq (never a real one).
+                receiptRows.seqs.append(seq)
+                receiptRows.changeIDs.append(r.changeID)
+                receiptRows.outcomes.append(r.outcome.rawValue)
+                receiptRows.reasons.append(r.reason ?? "")
+                receiptRows.serverSeqs.append(r.serverSeq ?? 0)
+            }
+        }
+        if !feed.serverSeqs.isEmpty {
+            try await conn.query("""
+                INSERT INTO feed(server_seq, site_id, device_id, seq, change, outcome, received_at)
+                SELECT s, \(siteID), \(deviceID), q, c, o, \(push.now)
+                FROM UNNEST(\(feed.serverSeqs)::bigint[], \(feed.seqs)::bigint[], \(feed.changes)::text[], \(feed.outcomes)::text[]) AS t(s, q, c, o)
+                """, logger: logger)
+            try await conn.query("""
+                INSERT INTO feed_entries(site_id, server_seq, entry)
+                SELECT \(siteID), s, e FROM UNNEST(\(feed.serverSeqs)::bigint[], \(feed.entries)::text[]) AS t(s, e)
+                """, logger: logger)
+        }
+        if !states.items.isEmpty {
+            // Each record once, in its final state (a batch may touch one record several times).
+            let entities = states.items.map(\.0.entity.rawValue), ids = states.items.map(\.0.id)
+            let texts = states.items.map { WireJSON.recordState($0.1) }
+            try await conn.query("""
+                INSERT INTO records(entity, entity_id, site_id, state, updated_at)
+                SELECT e, i, \(siteID), s, \(push.now) FROM UNNEST(\(entities)::text[], \(ids)::text[], \(texts)::text[]) AS t(e, i, s)
+                ON CONFLICT (entity, entity_id) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at
+                """, logger: logger)
+        }
+        if !receiptRows.seqs.isEmpty {
+            try await conn.query("""
+                INSERT INTO receipts(device_id, seq, change_id, outcome, reason, server_seq)
+                SELECT \(deviceID), q, c, o, NULLIF(r, ''), NULLIF(s, 0)
+                FROM UNNEST(\(receiptRows.seqs)::bigint[], \(receiptRows.changeIDs)::text[], \(receiptRows.outcomes)::text[],
+                            \(receiptRows.reasons)::text[], \(receiptRows.serverSeqs)::bigint[]) AS t(q, c, o, r, s)
+                """, logger: logger)
+        }
+        return (results, Int64(feed.serverSeqs.count))
+    }
+
+    func feed(siteID: String, after: Int64, limit: Int) async throws -> [StoredFeedEntry] {
+        var out: [StoredFeedEntry] = []
+        for try await (serverSeq, entry) in try await client.query("""
+            SELECT server_seq, entry FROM feed_entries WHERE site_id = \(siteID) AND server_seq > \(after)
             ORDER BY server_seq LIMIT \(limit)
-            """, logger: logger).decode((Int64, String, String).self) {
-            out.append(FeedEntry(serverSeq: serverSeq, change: try JSON.decode(PushEntry.self, change).change, outcome: try PushOutcome(stored: outcome)))
+            """, logger: logger).decode((Int64, String).self) {
+            out.append(StoredFeedEntry(serverSeq: serverSeq, json: entry))
         }
         return out
     }

@@ -33,7 +33,7 @@ enum PushStep: Sendable {
     /// Refuse, remembering the answer for replays when `store` is true.
     case reject(PushResult, store: Bool)
     /// Append to the site's feed, save the merged record and any conflicts, remember the answer.
-    case accept(entry: PushEntry, outcome: PushOutcome, record: RecordKey, state: RecordState, isNew: Bool, conflicts: [Conflict])
+    case accept(entry: PreparedPush.Entry, outcome: PushOutcome, record: RecordKey, state: RecordState, isNew: Bool, conflicts: [Conflict])
 }
 
 /// Plans a push from what the backend loaded. Pure: the same on every backend, so SQLite and
@@ -58,13 +58,13 @@ enum PushPlanner {
         }
     }
 
-    static func plan(_ entries: [PushEntry], device: DeviceRecord, receipts: [Int64: StoredReceipt],
+    static func plan(_ entries: [PreparedPush.Entry], device: DeviceRecord, receipts: [Int64: StoredReceipt],
                      records loaded: [RecordKey: StoredRecord]) -> [PushStep] {
         var records = loaded
         var seen: [Int64: (changeID: String, index: Int)] = [:]
         var steps: [PushStep] = []
-        for (index, entry) in entries.enumerated() {
-            let c = entry.change
+        for (index, prepared) in entries.enumerated() {
+            let c = prepared.entry.change
             let changeID = c.changeID.lowercased
             func reject(_ reason: String, store: Bool = true) -> PushStep {
                 .reject(PushResult(seq: c.sequence, changeID: changeID, outcome: .rejected, reason: reason), store: store)
@@ -99,9 +99,9 @@ enum PushPlanner {
                 }
             }
             do {
-                let merged = try MergeRules.merge(entry, into: current?.state)
+                let merged = try MergeRules.merge(prepared.entry, into: current?.state, problem: prepared.problem)
                 records[key] = StoredRecord(siteID: device.siteID, state: merged.state)
-                steps.append(.accept(entry: entry, outcome: merged.outcome, record: key, state: merged.state,
+                steps.append(.accept(entry: prepared, outcome: merged.outcome, record: key, state: merged.state,
                                      isNew: current == nil, conflicts: merged.conflicts))
             } catch {
                 steps.append(reject(error.reason))

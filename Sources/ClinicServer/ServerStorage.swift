@@ -18,10 +18,10 @@ public protocol ServerStorage: Sendable {
     /// The unrevoked device whose token hashes to `tokenHash`, with the stored hash.
     func device(tokenHash: String) async throws -> (DeviceRecord, String)?
 
-    /// Merges a batch of pushed entries for `device` atomically; the same batch again gets the same answers.
-    func push(_ entries: [PushEntry], device: DeviceRecord, now: String) async throws -> [PushResult]
-    /// The site's feed after `after`, at most `limit` entries, in server order.
-    func feed(siteID: String, after: Int64, limit: Int) async throws -> [FeedEntry]
+    /// Merges a batch of pushed entries atomically; the same batch again gets the same answers.
+    func push(_ push: PreparedPush) async throws -> [PushResult]
+    /// The site's feed after `after`, at most `limit` entries, in server order, in their wire form.
+    func feed(siteID: String, after: Int64, limit: Int) async throws -> [StoredFeedEntry]
     func conflicts(siteID: String, limit: Int) async throws -> [ConflictRecord]
 
     /// Size of a complete blob the site holds, or nil.
@@ -30,6 +30,65 @@ public protocol ServerStorage: Sendable {
     func addBlob(sha256: String, size: Int64, siteID: String, now: String) async throws
 
     func shutdown() async throws
+}
+
+extension ServerStorage {
+    /// Merges a batch of pushed entries for `device` atomically (checking and encoding them first).
+    public func push(_ entries: [PushEntry], device: DeviceRecord, now: String) async throws -> [PushResult] {
+        try await push(PreparedPush(entries, device: device, now: now))
+    }
+}
+
+/// A push checked and encoded before it reaches the writer, so the single writer does only
+/// the database work: each entry's field-rule verdict (`EntityRules`) and the start of its
+/// wire form (`WireJSON.changePrefix`) are computed on the request's own task.
+public struct PreparedPush: Sendable {
+    struct Entry: Sendable {
+        var entry: PushEntry
+        /// Why `EntityRules` refuse the entry, or nil.
+        var problem: String?
+        var prefix: [UInt8]
+    }
+
+    var entries: [Entry]
+    var device: DeviceRecord
+    var now: String
+
+    init(_ entries: [PushEntry], device: DeviceRecord, now: String) {
+        self.entries = entries.map { Entry(entry: $0, problem: EntityRules.problem(with: $0.change), prefix: WireJSON.changePrefix($0.change)) }
+        self.device = device
+        self.now = now
+    }
+}
+
+/// How many pushes one group commit takes at most: up to `maxPushes` pushes, stopping once
+/// they carry `maxChanges` entries (measured: see docs/architecture.md, "Server performance").
+enum PushGrouping {
+    static let maxPushes = 256
+    static let maxChanges = 2_000
+}
+
+/// A feed entry as stored: its server sequence number and its pull JSON (`FeedEntry`).
+public struct StoredFeedEntry: Sendable, Equatable {
+    public var serverSeq: Int64
+    public var json: String
+}
+
+/// The records a push saves, each once with its last state, in first-touched order.
+struct OrderedStates {
+    private(set) var items: [(RecordKey, RecordState)] = []
+    private var index: [RecordKey: Int] = [:]
+
+    mutating func set(_ key: RecordKey, _ state: RecordState) {
+        if let i = index[key] { items[i].1 = state } else { index[key] = items.count; items.append((key, state)) }
+    }
+}
+
+extension Array {
+    /// Consecutive slices of at most `size` elements.
+    func chunked(_ size: Int) -> [ArraySlice<Element>] {
+        stride(from: 0, to: count, by: size).map { self[$0..<Swift.min($0 + size, count)] }
+    }
 }
 
 /// Where the server keeps its data.
@@ -69,7 +128,7 @@ public enum Storage {
 
 /// One write a push makes, in order, inside its transaction.
 enum PushWrite: Sendable {
-    case feed(serverSeq: Int64, entry: PushEntry, outcome: PushOutcome)
+    case feed(serverSeq: Int64, entry: PreparedPush.Entry, outcome: PushOutcome)
     case record(RecordKey, RecordState, isNew: Bool)
     case conflict(RecordKey, Conflict, changeID: String)
     case receipt(seq: Int64, StoredReceipt)
@@ -98,10 +157,11 @@ extension Array where Element == PushStep {
                 next += 1
                 writes.append(.feed(serverSeq: serverSeq, entry: entry, outcome: outcome))
                 writes.append(.record(key, state, isNew: isNew))
-                for conflict in conflicts { writes.append(.conflict(key, conflict, changeID: entry.change.changeID.lowercased)) }
-                let receipt = StoredReceipt(changeID: entry.change.changeID.lowercased, outcome: outcome, reason: nil, serverSeq: serverSeq)
-                writes.append(.receipt(seq: entry.change.sequence, receipt))
-                results.append(receipt.result(seq: entry.change.sequence))
+                let change = entry.entry.change
+                for conflict in conflicts { writes.append(.conflict(key, conflict, changeID: change.changeID.lowercased)) }
+                let receipt = StoredReceipt(changeID: change.changeID.lowercased, outcome: outcome, reason: nil, serverSeq: serverSeq)
+                writes.append(.receipt(seq: change.sequence, receipt))
+                results.append(receipt.result(seq: change.sequence))
             }
         }
         return (results, writes)

@@ -21,16 +21,20 @@ struct SyncController {
             guard push.changes.count <= config.maxBatch else {
                 throw ServerError(.contentTooLarge, "batch_too_large", "A push carries at most \(config.maxBatch) changes; split the batch.")
             }
-            let results = try await storage.push(push.changes, device: device, now: Timestamp.format(Date()))
-            return try JSONResponse(PushResponse(results: results))
+            // Checked and encoded here, on the request's task, so the single writer only writes.
+            let prepared = PreparedPush(push.changes, device: device, now: Timestamp.format(Date()))
+            let results = try await storage.push(prepared)
+            return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: WireJSON.pushResponse(results)))
         }
         group.get("changes") { request, context in
             let device = try context.requireDevice()
             let after = try integer(request, "after", default: 0, range: 0...Int64.max)
             let limit = try integer(request, "limit", default: Int64(config.maxPull), range: 1...Int64(config.maxPull))
             let entries = try await storage.feed(siteID: device.siteID, after: after, limit: Int(limit) + 1)
-            let page = Array(entries.prefix(Int(limit)))
-            return try JSONResponse(PullResponse(changes: page, next: page.last?.serverSeq ?? after, more: entries.count > page.count))
+            let page = entries.prefix(Int(limit))
+            // Entries are stored in their wire form: the page is assembled, not re-encoded.
+            let body = WireJSON.pullResponse(page.map(\.json), next: page.last?.serverSeq ?? after, more: entries.count > page.count)
+            return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: body))
         }
         group.get("conflicts") { request, context in
             let device = try context.requireDevice()

@@ -91,11 +91,11 @@ public enum EntityRules {
         case .text(let max):
             guard let t = value.text else { return "must be text" }
             do { _ = try TextField.singleLine(t, field: "x", maxLength: max) } catch { return "must be plain text of at most \(max) characters" }
-            guard t == t.trimmingCharacters(in: .whitespaces) else { return "must not start or end with spaces" }
+            guard !TextField.hasEdgeWhitespace(t) else { return "must not start or end with spaces" }
         case .multiline:
             guard let t = value.text, (try? TextField.multiLine(t, field: "x")) != nil else { return "must be text without control characters" }
         case .timestamp:
-            guard let t = value.text, t.count <= 40, Timestamp.parse(t) != nil else { return "must be an ISO 8601 time" }
+            guard let t = value.text, t.count <= 40, isCanonicalTimestamp(t) || Timestamp.parse(t) != nil else { return "must be an ISO 8601 time" }
         case .date:
             guard let t = value.text, (try? CalendarDate.validate(t, field: "x")) != nil else { return "must be a date YYYY-MM-DD" }
         case .integer:
@@ -112,5 +112,30 @@ public enum EntityRules {
             guard let t = value.text, allowed.contains(t) else { return "must be one of \(allowed.joined(separator: ", "))" }
         }
         return nil
+    }
+}
+
+extension EntityRules {
+    /// True for the form `Timestamp.format` writes, `YYYY-MM-DDTHH:MM:SS.mmmZ`, with a real date
+    /// and time: a fast path for the check, which `Timestamp.parse` accepts too (anything else
+    /// is still decided by `Timestamp.parse`).
+    static func isCanonicalTimestamp(_ text: String) -> Bool {
+        let u = Array(text.utf8)
+        guard u.count == 24, u[4] == UInt8(ascii: "-"), u[7] == UInt8(ascii: "-"), u[10] == UInt8(ascii: "T"),
+              u[13] == UInt8(ascii: ":"), u[16] == UInt8(ascii: ":"), u[19] == UInt8(ascii: "."), u[23] == UInt8(ascii: "Z") else { return false }
+        func number(_ range: Range<Int>) -> Int? {
+            var n = 0
+            for i in range {
+                guard (48...57).contains(u[i]) else { return nil }
+                n = n * 10 + Int(u[i] - 48)
+            }
+            return n
+        }
+        guard let year = number(0..<4), let month = number(5..<7), let day = number(8..<10), let hour = number(11..<13),
+              let minute = number(14..<16), let second = number(17..<19), number(20..<23) != nil,
+              (1000...9999).contains(year), (1...12).contains(month), hour < 24, minute < 60, second < 60 else { return false }
+        let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
+        let days = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1]
+        return (1...days).contains(day)
     }
 }

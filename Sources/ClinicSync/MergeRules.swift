@@ -42,8 +42,14 @@ public enum MergeRules {
     /// Merges `entry` into `current` (nil: the record is unknown here). Throws `Rejection`
     /// with a reason when the entry may not be applied; nothing changes then.
     public static func merge(_ entry: PushEntry, into current: RecordState?) throws(Rejection) -> Merged {
+        try merge(entry, into: current, problem: EntityRules.problem(with: entry.change))
+    }
+
+    /// `merge(_:into:)` with the entry's `EntityRules.problem(with:)` verdict computed
+    /// beforehand (the server checks entries before they reach its single writer).
+    public static func merge(_ entry: PushEntry, into current: RecordState?, problem: String?) throws(Rejection) -> Merged {
         let change = entry.change
-        if let problem = EntityRules.problem(with: change) { throw Rejection(problem) }
+        if let problem { throw Rejection(problem) }
         let clock = FieldClock(hlc: change.hlc, device: change.deviceID)
         guard var state = current else {
             guard change.operation == .insert else { throw Rejection("\(change.entity.rawValue) is not known here; push its insert first") }
