@@ -237,6 +237,11 @@ final class SQLiteStorage: ServerStorage {
         }
     }
 
+    /// The writer connection's `PRAGMA synchronous` (2 is FULL), for the durability test.
+    func writerSynchronous() async throws -> Int {
+        try await db.write { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1 }
+    }
+
     func shutdown() async throws {
         writer.close()
         await writerTask.value

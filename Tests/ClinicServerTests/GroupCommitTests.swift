@@ -37,6 +37,18 @@ import Testing
         await #expect(throws: ServerError.self) { try await queue.submit(1) }
     }
 
+    /// GRDB's pool sets `synchronous = NORMAL` on its connections; the server's writer must
+    /// still run FULL, or an acknowledged push could be lost in a power cut.
+    @Test func theSQLiteWriterRunsSynchronousFull() async throws {
+        let dir = FileManager.default.temporaryDirectory.appending(path: "sync-full-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let storage = try SQLiteStorage(path: dir.appending(path: "server.sqlite").path)
+        try await storage.migrate()
+        #expect(try await storage.writerSynchronous() == 2)
+        try await storage.shutdown()
+    }
+
     @Test func aGroupStopsGrowingAtItsCost() async throws {
         let queue = GroupCommit<Int, Int>(maxJobs: 100, maxCost: 100) { $0 }
         let groups = Mutex<[[Int]]>([])
