@@ -70,7 +70,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "clinic-server",
-            dependencies: ["ClinicServer", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["ClinicServer", "ClinicCore", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
 
         // The field CLI: thin commands that call the libraries.

@@ -1,5 +1,6 @@
 import ArgumentParser
 import ClinicServer
+import ClinicCore
 import Foundation
 import Logging
 
@@ -26,7 +27,7 @@ struct DataOptions: ParsableArguments {
     var dataDirectory: URL {
         if let data { return URL(fileURLWithPath: (data as NSString).expandingTildeInPath) }
         if let env = ProcessInfo.processInfo.environment["CLINIC_SERVER_DATA"], !env.isEmpty { return URL(fileURLWithPath: env) }
-        return FileManager.default.homeDirectoryForCurrentUser.appending(path: ".clinic-server")
+        return userHomeDirectory.appending(path: ".clinic-server")
     }
 
     func validate() throws {

@@ -57,7 +57,7 @@ struct StoreOptions: ParsableArguments {
     var url: URL {
         let path = store ?? ProcessInfo.processInfo.environment["CLINIC_STORE"]
         guard let path, !path.isEmpty else {
-            return FileManager.default.homeDirectoryForCurrentUser.appending(path: ".clinic")
+            return userHomeDirectory.appending(path: ".clinic")
         }
         return URL(fileURLWithPath: (path as NSString).expandingTildeInPath)
     }

@@ -1,4 +1,5 @@
 internal import CFFTW
+import ClinicCore
 import Foundation
 
 /// Discrete Fourier transforms on FFTW, in Double.
@@ -23,7 +24,7 @@ public enum FFT {
     public static var defaultWisdomFile: String {
         let environment = ProcessInfo.processInfo.environment
         let cache = environment["XDG_CACHE_HOME"].flatMap { $0.hasPrefix("/") ? $0 : nil }
-            ?? (NSHomeDirectory() as NSString).appendingPathComponent(".cache")
+            ?? userHomeDirectory.appending(path: ".cache").path
         return (cache as NSString).appendingPathComponent("clinic/fftw-wisdom")
     }
 
