@@ -119,8 +119,3 @@ public struct PatientInput: Sendable, Equatable {
         if let v = notes { patient.notes = v.isEmpty ? nil : try TextField.multiLine(v, field: "Notes") }
     }
 }
-
-extension UUID {
-    /// The canonical text form used in the store and over sync: lowercase.
-    public var lowercased: String { uuidString.lowercased() }
-}

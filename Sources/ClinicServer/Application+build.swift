@@ -80,37 +80,11 @@ func JSONResponse(_ value: some Encodable, status: HTTPResponse.Status = .ok) th
              body: .init(byteBuffer: ByteBuffer(bytes: try JSON.encoder.encode(value))))
 }
 
-/// Reads a JSON body of at most `limit` bytes (413 above it) into `T` (400 with the reason otherwise).
-func decodeBody<T: Decodable>(_ type: T.Type, _ request: Request, limit: Int) async throws -> T {
-    let buffer = try await collect(request, limit: limit)
-    do {
-        return try JSONDecoder().decode(T.self, from: Data(buffer.readableBytesView))
-    } catch let error as DecodingError {
-        throw ServerError.badRequest(describe(error))
-    }
-}
-
 /// The body, or 413 with an error body when it is larger than `limit`.
 func collect(_ request: Request, limit: Int) async throws -> ByteBuffer {
     do {
         return try await request.body.collect(upTo: limit)
     } catch is NIOTooManyBytesError {
         throw ServerError(.contentTooLarge, "too_large", "The request body is larger than \(limit) bytes (see /v1/capabilities).")
-    }
-}
-
-/// A decoding error as a path and what was expected, never the offending value.
-func describe(_ error: DecodingError) -> String {
-    func path(_ keys: [any CodingKey]) -> String {
-        keys.isEmpty ? "the body" : keys.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined().trimmingCharacters(in: CharacterSet(charactersIn: "."))
-    }
-    switch error {
-    case .typeMismatch(let type, let c): return "\(path(c.codingPath)): expected \(type)"
-    case .valueNotFound(let type, let c): return "\(path(c.codingPath)): expected \(type), found null"
-    case .keyNotFound(let key, let c): return "\(path(c.codingPath + [key])): missing"
-    case .dataCorrupted(let c):
-        // JSONDecoder's own descriptions can quote the offending value; say only where.
-        return c.codingPath.isEmpty ? "the body is not valid JSON" : "\(path(c.codingPath)): invalid value"
-    @unknown default: return "the body does not match the expected shape"
     }
 }

@@ -17,7 +17,7 @@ struct SyncController {
         }
         group.post("changes") { request, context in
             let device = try context.requireDevice()
-            let push = try await decodeBody(PushRequest.self, request, limit: config.maxRequestBytes)
+            let push = try await decodePush(request, limit: config.maxRequestBytes)
             guard push.changes.count <= config.maxBatch else {
                 throw ServerError(.contentTooLarge, "batch_too_large", "A push carries at most \(config.maxBatch) changes; split the batch.")
             }
@@ -41,6 +41,16 @@ struct SyncController {
             let limit = try integer(request, "limit", default: 1_000, range: 1...10_000)
             return try JSONResponse(try await storage.conflicts(siteID: device.siteID, limit: Int(limit)))
         }
+    }
+}
+
+/// A push body, read by `PushBody` (not `JSONDecoder`: see there), or 400 saying what is wrong.
+func decodePush(_ request: Request, limit: Int) async throws -> PushRequest {
+    let buffer = try await collect(request, limit: limit)
+    do {
+        return try PushBody.decode(buffer)
+    } catch let error as PushBodyError {
+        throw ServerError.badRequest(error.message)
     }
 }
 

@@ -80,7 +80,7 @@ extension ClinicStore {
 
     func resolveID(_ text: String, table: String, noun: String, hint: String) throws -> UUID {
         let t = text.trimmingCharacters(in: .whitespaces).lowercased()
-        if let id = UUID(uuidString: t) { return id }
+        if let id = UUID(strict: t) { return id }
         guard t.count >= 8, t.count < 36, t.allSatisfy({ $0.isHexDigit || $0 == "-" }) else {
             throw ClinicError.invalid("That is not a \(noun) id. Give the full id or its first 8 or more characters (see `\(hint)`).")
         }

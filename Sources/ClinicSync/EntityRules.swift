@@ -87,7 +87,7 @@ public enum EntityRules {
         }
         switch kind {
         case .uuid:
-            guard let t = value.text, UUID(uuidString: t) != nil, t == t.lowercased() else { return "must be a lowercase UUID" }
+            guard let t = value.text, UUID(strict: t) != nil, t == t.lowercased() else { return "must be a lowercase UUID" }
         case .text(let max):
             guard let t = value.text else { return "must be text" }
             do { _ = try TextField.singleLine(t, field: "x", maxLength: max) } catch { return "must be plain text of at most \(max) characters" }

@@ -54,7 +54,7 @@ public struct FieldClock: Codable, Sendable, Hashable, Comparable, CustomStringC
 
     public init?(_ text: String) {
         let parts = text.split(separator: "@")
-        guard parts.count == 2, let hlc = HLCTimestamp(String(parts[0])), let device = UUID(uuidString: String(parts[1])) else { return nil }
+        guard parts.count == 2, let hlc = HLCTimestamp(String(parts[0])), let device = UUID(strict: String(parts[1])) else { return nil }
         self.init(hlc: hlc, device: device)
     }
 

@@ -26,4 +26,18 @@ struct EntityRulesFastPathTests {
             #expect(TextField.hasEdgeWhitespace(text) == (text != text.trimmingCharacters(in: .whitespaces)), "\(text.unicodeScalars.map(\.value))")
         }
     }
+
+    /// Ids in fields are read strictly: Foundation's `UUID(uuidString:)` on Linux takes these
+    /// malformed ids (it reads bytes with sscanf), and the server used to store them as sent.
+    @Test func referencedIdsMustBeCanonical() {
+        let patient = UUID()
+        for malformed in [" " + patient.lowercased.dropFirst(), "aa-" + patient.lowercased.dropFirst(3), patient.lowercased + "\u{0}x"] {
+            let change = Change(sequence: 1, changeID: UUID(), entity: .recording, entityID: UUID(), operation: .update,
+                                fields: ["patient_id": .text(String(malformed))], hlc: HLCTimestamp(milliseconds: 1, counter: 0), deviceID: UUID())
+            #expect(EntityRules.problem(with: change) == "field patient_id must be a lowercase UUID", "\(malformed)")
+        }
+        let good = Change(sequence: 1, changeID: UUID(), entity: .recording, entityID: UUID(), operation: .update,
+                          fields: ["patient_id": .text(patient.lowercased)], hlc: HLCTimestamp(milliseconds: 1, counter: 0), deviceID: UUID())
+        #expect(EntityRules.problem(with: good)?.contains("patient_id") != true)  // (an update of a recording is refused for another reason)
+    }
 }
