@@ -132,6 +132,7 @@ let package = Package(
             dependencies: [
                 "ClinicServer", "ClinicSync",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
     ],

@@ -2,6 +2,7 @@ import ClinicCore
 import ClinicSync
 import Foundation
 import GRDB
+import Synchronization
 
 /// The embedded default backend: one SQLite file (WAL, synchronous FULL) through GRDB.
 /// SQLite has one writer at a time: one writer task applies pushes in groups (group commit,
@@ -11,6 +12,8 @@ final class SQLiteStorage: ServerStorage {
     private let db: DatabasePool
     private let writer: GroupCommit<PreparedPush, [PushResult]>
     private let writerTask: Task<Void, Never>
+    let checkpointer: WALCheckpointer
+    private let checkpointTask: Task<Void, Never>
 
     init(path: String) throws {
         var config = Configuration()
@@ -25,11 +28,22 @@ final class SQLiteStorage: ServerStorage {
             try db.execute(sql: "PRAGMA synchronous = FULL")
             // The writer keeps the indexes a push touches in memory (64 MiB; the default is 2 MiB).
             try db.execute(sql: "PRAGMA cache_size = -65536")
+            // WAL checkpoints run beside the writer (WALCheckpointer); the writer checkpoints
+            // itself only every 4,000 pages (16 MiB), to finish the copy and let the WAL restart.
+            try db.execute(sql: "PRAGMA wal_autocheckpoint = \(WALCheckpointer.writerThresholdPages)")
         }
         self.db = db
+        let checkpointer = try WALCheckpointer(path: path)
+        self.checkpointer = checkpointer
+        checkpointTask = Task { await checkpointer.run() }
         let writer = GroupCommit<PreparedPush, [PushResult]>(maxJobs: PushGrouping.maxPushes, maxCost: PushGrouping.maxChanges) { max(1, $0.entries.count) }
         self.writer = writer
-        writerTask = Task { await writer.run { jobs in await SQLiteStorage.apply(jobs, db) } }
+        writerTask = Task {
+            await writer.run { jobs in
+                defer { checkpointer.noteCommit() }
+                return await SQLiteStorage.apply(jobs, db)
+            }
+        }
     }
 
     func migrate() async throws {
@@ -245,5 +259,54 @@ final class SQLiteStorage: ServerStorage {
     func shutdown() async throws {
         writer.close()
         await writerTask.value
+        checkpointTask.cancel()
+        await checkpointTask.value
+    }
+}
+
+/// Copies committed WAL frames into the database file from a connection of its own, about
+/// every 100 ms while pushes arrive, so that the writer's commits do not pay for it.
+///
+/// By default SQLite checkpoints inside the commit that takes the WAL past 1,000 pages: that
+/// commit, and every push waiting behind it, waits while 4 MiB are copied and the database file
+/// is fsync'd (commit p90 12 ms and p99 21 ms in the paced bench, against 4 and 6 ms without).
+/// A PASSIVE checkpoint here runs beside the writer (it takes no write lock). Because the
+/// writer keeps appending, this one cannot always finish the WAL, and the WAL only restarts
+/// from its beginning after a complete checkpoint: so the writer still checkpoints itself past
+/// `writerThresholdPages`, by then with little left to copy. Durability does not change: each
+/// commit is fsync'd to the WAL as before, and a checkpoint fsyncs the WAL before copying and
+/// the database file after.
+final class WALCheckpointer: Sendable {
+    static let writerThresholdPages = 4_000
+
+    struct Stats: Sendable {
+        var pending = false
+        /// Checkpoints run, and frames found already copied by the last one.
+        var runs = 0
+        var lastCheckpointedFrames = 0
+    }
+
+    let stats = Mutex(Stats())
+    private let queue: DatabaseQueue
+
+    init(path: String) throws {
+        var config = Configuration()
+        config.busyMode = .timeout(10)
+        queue = try DatabaseQueue(path: path, configuration: config)
+    }
+
+    /// Called after each group commit.
+    func noteCommit() { stats.withLock { $0.pending = true } }
+
+    /// Checkpoints after commits, at most every 100 ms, until cancelled.
+    func run() async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: .milliseconds(100))
+            guard stats.withLock({ s in defer { s.pending = false }; return s.pending }) else { continue }
+            // Busy (the writer's own checkpoint is running) is fine: the next round catches up.
+            if let r = try? await queue.writeWithoutTransaction({ try $0.checkpoint(.passive) }) {
+                stats.withLock { $0.runs += 1; $0.lastCheckpointedFrames = r.checkpointedFrameCount }
+            }
+        }
     }
 }

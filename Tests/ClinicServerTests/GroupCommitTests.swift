@@ -2,6 +2,7 @@ import ClinicCore
 @testable import ClinicServer
 import ClinicSync
 import Foundation
+import GRDB
 import Hummingbird
 import HummingbirdTesting
 import Synchronization
@@ -46,6 +47,40 @@ import Testing
         let storage = try SQLiteStorage(path: dir.appending(path: "server.sqlite").path)
         try await storage.migrate()
         #expect(try await storage.writerSynchronous() == 2)
+        try await storage.shutdown()
+    }
+
+    /// Committed pushes reach the database file through the background checkpointer, with the
+    /// WAL far below the size at which the writer would checkpoint itself.
+    @Test func theBackgroundCheckpointerCopiesCommitsIntoTheDatabaseFile() async throws {
+        let dir = FileManager.default.temporaryDirectory.appending(path: "checkpoint-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appending(path: "server.sqlite").path
+        let storage = try SQLiteStorage(path: path)
+        try await storage.migrate()
+        let admin = ServerAdmin(storage: storage)
+        _ = try await admin.addSite(name: "Site")
+        let (device, _) = try await admin.enroll(site: "Site", name: "tablet")
+        let runsBefore = storage.checkpointer.stats.withLock { $0.runs }
+        for round in 0..<3 {
+            let results = try await storage.push((1...50).map { patientChange(device, seq: Int64(round * 50 + $0)) }, device: device, now: "2026-12-02T09:00:00.000Z")
+            #expect(results.allSatisfy { $0.outcome == .applied })
+        }
+        // Wait for a checkpoint after the last commit.
+        for _ in 0..<100 where storage.checkpointer.stats.withLock({ $0.runs <= runsBefore || $0.pending }) {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        try await Task.sleep(for: .milliseconds(300))
+        let stats = storage.checkpointer.stats.withLock { $0 }
+        #expect(stats.runs > runsBefore && stats.lastCheckpointedFrames > 0)
+        let walPages = (try FileManager.default.attributesOfItem(atPath: path + "-wal")[.size] as? Int ?? 0) / 4096
+        #expect(walPages > 0 && walPages < WALCheckpointer.writerThresholdPages)
+        // A copy of the database file alone, without its WAL, holds all 150 patients.
+        let copy = dir.appending(path: "copy.sqlite").path
+        try FileManager.default.copyItem(atPath: path, toPath: copy)
+        let records = try await DatabaseQueue(path: copy).read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM records") }
+        #expect(records == 150)
         try await storage.shutdown()
     }
 
