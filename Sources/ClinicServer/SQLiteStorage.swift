@@ -138,7 +138,7 @@ final class SQLiteStorage: ServerStorage {
     private static func apply(_ jobs: [PreparedPush], _ pool: DatabasePool) async -> [Result<[PushResult], any Error>] {
         do {
             return try await pool.write { db in
-                var next = try Int64.fetchOne(db, sql: "SELECT COALESCE(MAX(server_seq), 0) FROM feed")! + 1
+                var next = try Int64.fetchOne(db.cachedStatement(sql: "SELECT COALESCE(MAX(server_seq), 0) FROM feed"))! + 1
                 var out: [Result<[PushResult], any Error>] = []
                 out.reserveCapacity(jobs.count)
                 for job in jobs {
@@ -167,7 +167,8 @@ final class SQLiteStorage: ServerStorage {
         let siteID = push.device.siteID
         var receipts: [Int64: StoredReceipt] = [:]
         for chunk in push.entries.map(\.entry.change.sequence).chunked(500) {
-            let rows = try Row.fetchCursor(db, sql: "SELECT seq, change_id, outcome, reason, server_seq FROM receipts WHERE device_id = ? AND seq IN (\(placeholders(chunk.count)))",
+            // Cached by text: a push's lookups are nearly always the same size, so prepared once.
+            let rows = try Row.fetchCursor(db.cachedStatement(sql: "SELECT seq, change_id, outcome, reason, server_seq FROM receipts WHERE device_id = ? AND seq IN (\(placeholders(chunk.count)))"),
                                            arguments: StatementArguments([deviceID] + chunk.map { $0 as any DatabaseValueConvertible }))
             while let row = try rows.next() {
                 receipts[row[0]] = StoredReceipt(changeID: row[1], outcome: try PushOutcome(stored: row[2]), reason: row[3], serverSeq: row[4])
@@ -176,7 +177,7 @@ final class SQLiteStorage: ServerStorage {
         var records: [RecordKey: StoredRecord] = [:]
         for (entity, keys) in Dictionary(grouping: PushPlanner.recordKeys(push.entries.map(\.entry)), by: \.entity) {
             for chunk in keys.map(\.id).chunked(500) {
-                let rows = try Row.fetchCursor(db, sql: "SELECT entity_id, site_id, state FROM records WHERE entity = ? AND entity_id IN (\(placeholders(chunk.count)))",
+                let rows = try Row.fetchCursor(db.cachedStatement(sql: "SELECT entity_id, site_id, state FROM records WHERE entity = ? AND entity_id IN (\(placeholders(chunk.count)))"),
                                                arguments: StatementArguments([entity.rawValue] + chunk.map { $0 as any DatabaseValueConvertible }))
                 while let row = try rows.next() {
                     records[RecordKey(entity: entity, id: row[0])] = StoredRecord(siteID: row[1], state: try JSON.decode(RecordState.self, row[2]))
