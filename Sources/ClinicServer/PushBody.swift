@@ -11,8 +11,9 @@ import NIOCore
 /// and refuses what `JSONDecoder` does and yields the same values (PushBodyTests compares the
 /// two on generated and mutated bodies), including `JSONDecoder`'s leniencies: a leading byte
 /// order mark, trailing commas, the first of duplicate keys, integers written as `5.0` or `1e2`.
-/// One deliberate difference: ids must be exactly 8-4-4-4-12 hex digits (`UUID(strict:)`),
-/// where `JSONDecoder` takes what Linux's lenient `UUID(uuidString:)` takes. When a body has
+/// Two deliberate differences: ids must be exactly 8-4-4-4-12 hex digits (`UUID(strict:)`),
+/// where `JSONDecoder` takes what Linux's lenient `UUID(uuidString:)` takes; and the whole body
+/// must be JSON, where `JSONDecoder` does not check escapes inside strings it never reads. When a body has
 /// several problems, the one named may differ. Errors name where and what was expected, never
 /// the offending value.
 enum PushBody {

@@ -33,6 +33,15 @@ struct PushBodyTests {
         (try? PushBody.decode(ByteBuffer(bytes: bytes))).map(Outcome.decoded) ?? .refused
     }
 
+    /// A version-4 UUID from the seeded generator, so a failing body can be made again.
+    static func uuid(_ g: inout SplitMix) -> UUID {
+        var bytes = (0..<16).map { _ in UInt8.random(in: 0...255, using: &g) }
+        bytes[6] = bytes[6] & 0x0F | 0x40
+        bytes[8] = bytes[8] & 0x3F | 0x80
+        return UUID(uuid: (bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7],
+                           bytes[8], bytes[9], bytes[10], bytes[11], bytes[12], bytes[13], bytes[14], bytes[15]))
+    }
+
     static func randomText(_ g: inout SplitMix) -> String {
         let pieces = ["Amina", "O'Brien", "Robert'); DROP TABLE records;--", "é", "中文", "🫀", "\"", "\\", "/", "\n", "\t", "\u{0}",
                       "\u{1B}[2J", "\u{7F}", "\u{2028}", " ", "", "null", "123"]
@@ -45,7 +54,7 @@ struct PushBodyTests {
         case 1, 2: .text(randomText(&g))
         case 3: .integer([0, -1, 1, Int64.max, Int64.min, Int64.random(in: -1_000_000...1_000_000, using: &g)].randomElement(using: &g)!)
         case 4: .real([0.5, -2.25, 1e-300, 1.7e308, 3.141592653589793, Double.random(in: -1e6...1e6, using: &g)].randomElement(using: &g)!)
-        default: .text(UUID().lowercased)
+        default: .text(uuid(&g).lowercased)
         }
     }
 
@@ -53,12 +62,12 @@ struct PushBodyTests {
         PushRequest(changes: (0..<Int.random(in: 0...4, using: &g)).map { i in
             var fields: [String: FieldValue] = [:]
             for _ in 0..<Int.random(in: 0...6, using: &g) { fields[["given_name", "family_name", "sex", "weight_kg", "x", randomText(&g)].randomElement(using: &g)!] = randomValue(&g) }
-            let device = UUID()
-            let change = Change(sequence: Int64.random(in: 1...1_000_000, using: &g), changeID: UUID(), entity: EntityKind.allCases.randomElement(using: &g)!,
-                                entityID: UUID(), operation: ChangeOperation.allCases.randomElement(using: &g)!, fields: fields,
+            let device = uuid(&g)
+            let change = Change(sequence: Int64.random(in: 1...1_000_000, using: &g), changeID: uuid(&g), entity: EntityKind.allCases.randomElement(using: &g)!,
+                                entityID: uuid(&g), operation: ChangeOperation.allCases.randomElement(using: &g)!, fields: fields,
                                 hlc: HLCTimestamp(milliseconds: Int64.random(in: 0...1_900_000_000_000, using: &g), counter: Int32(i)), deviceID: device)
             let base: [String: FieldClock]? = Bool.random(using: &g) ? nil
-                : Dictionary(uniqueKeysWithValues: fields.keys.map { ($0, FieldClock(hlc: HLCTimestamp(milliseconds: 5, counter: 1), device: UUID())) })
+                : Dictionary(uniqueKeysWithValues: fields.keys.sorted().map { ($0, FieldClock(hlc: HLCTimestamp(milliseconds: 5, counter: 1), device: uuid(&g))) })
             return PushEntry(change: change, base: base)
         })
     }
@@ -78,9 +87,11 @@ struct PushBodyTests {
     @Test func agreesWithJSONDecoderOnMutatedBodies() throws {
         var g = SplitMix(state: 42)
         let alphabet = Array("{}[]\",:\\/ u0123456789.eE+-tfnl".utf8) + [0x00, 0x09, 0x0A, 0x7F, 0xC3, 0xA9, 0xFF, 0xED, 0xA0, 0x80]
-        var accepted = 0, refused = 0
+        var accepted = 0, refused = 0, tolerated = 0
         for _ in 0..<3_000 {
-            var bytes = Array(try JSONEncoder().encode(Self.randomRequest(&g)))
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = .sortedKeys  // the same bytes every run, whatever the hash seed
+            var bytes = Array(try encoder.encode(Self.randomRequest(&g)))
             for _ in 0..<Int.random(in: 1...3, using: &g) where !bytes.isEmpty {
                 let at = Int.random(in: 0..<bytes.count, using: &g)
                 switch Int.random(in: 0..<4, using: &g) {
@@ -94,12 +105,17 @@ struct PushBodyTests {
             }
             let expected = Self.reference(bytes)
             let got = Self.handWritten(bytes)
-            if got == .refused, case .decoded(let r) = expected, Self.hasNonCanonicalID(r, bytes) { continue }
+            if got == .refused, case .decoded(let r) = expected {
+                // The two deliberate differences: a non-canonical id, and invalid JSON inside a
+                // value JSONDecoder ignores (it does not check escapes in strings it never reads).
+                if Self.hasNonCanonicalID(r, bytes) { tolerated += 1; continue }
+                if (try? JSONSerialization.jsonObject(with: Data(bytes))) == nil { tolerated += 1; continue }
+            }
             #expect(got == expected, "\(String(decoding: bytes, as: UTF8.self))")
             if expected == .refused { refused += 1 } else { accepted += 1 }
         }
         // The mutations reach both sides of the boundary.
-        #expect(accepted > 100 && refused > 1_000, "accepted \(accepted), refused \(refused)")
+        #expect(accepted > 100 && refused > 1_000 && tolerated < 100, "accepted \(accepted), refused \(refused), tolerated \(tolerated)")
     }
 
     /// Whether JSONDecoder took an id that is not 8-4-4-4-12 hex (the one deliberate difference):
@@ -184,7 +200,7 @@ struct PushBodyTests {
         let canonical = try Regex("^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
         var lenientOnly = 0
         for _ in 0..<5_000 {
-            let id = UUID()
+            let id = Self.uuid(&g)
             #expect(id.lowercased == id.uuidString.lowercased())
             var bytes = Array((Bool.random(using: &g) ? id.uuidString : id.lowercased).utf8)
             for _ in 0..<Int.random(in: 0...2, using: &g) {
