@@ -193,6 +193,43 @@ import Testing
         }
     }
 
+    /// Migration 0003 rebuilds the SQLite receipts without a rowid and keeps every answer:
+    /// pushes made at 0002 replay with the same answers after it.
+    @Test func receiptsKeepTheirAnswersThroughMigration0003() async throws {
+        let dir = FileManager.default.temporaryDirectory.appending(path: "m0003-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appending(path: "server.sqlite").path
+        // A database at 0002, registered as the server registers it.
+        var migrator = DatabaseMigrator()
+        for m in embeddedMigrations where m.name.hasPrefix("sqlite/") && m.name < "sqlite/0003" {
+            migrator.registerMigration(m.name) { db in
+                try db.execute(sql: m.sql)
+                if m.name == "sqlite/0002_feed_entries" { try SQLiteStorage.fillFeedEntries(db) }
+            }
+        }
+        try migrator.migrate(DatabasePool(path: path))
+        let old = try SQLiteStorage(path: path)
+        let admin = ServerAdmin(storage: old)
+        _ = try await admin.addSite(name: "Site")
+        let (device, _) = try await admin.enroll(site: "Site", name: "tablet")
+        var entries = (1...20).map { patientChange(device, seq: Int64($0)) }
+        entries.append(PushEntry(change: Change(sequence: 21, changeID: UUID(), entity: .patient, entityID: UUID(), operation: .insert,
+                                                fields: ["given_name": .integer(5)], hlc: HLCTimestamp(milliseconds: 1, counter: 0), deviceID: device.id)))
+        let answers = try await old.push(entries, device: device, now: "2026-12-02T09:00:00.000Z")
+        #expect(answers.filter { $0.outcome == .applied }.count == 20 && answers.last?.outcome == .rejected)
+        try await old.shutdown()
+
+        let migrated = try SQLiteStorage(path: path)
+        try await migrated.migrate()
+        #expect(try await migrated.push(entries, device: device, now: "2026-12-02T10:00:00.000Z") == answers)
+        let (count, rowidRefused) = try await DatabaseQueue(path: path).read { db in
+            (try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM receipts"), (try? Row.fetchAll(db, sql: "SELECT rowid FROM receipts")) == nil)
+        }
+        #expect(count == 21 && rowidRefused)
+        try await migrated.shutdown()
+    }
+
     @Test func wireJSONMatchesJSONEncoder() throws {
         var tricky = (0..<0x20).map { String(UnicodeScalar(UInt8($0))) }.joined()
         tricky += "\"\\/ plain ü 🫀 \u{7F} \u{2028}"
