@@ -85,11 +85,12 @@ public enum Mel {
     /// (`scipy.fft.dct(S, type=2, norm='ortho', axis=0)[:count]`).
     public static func dct(_ s: FrameMatrix, count: Int) -> FrameMatrix {
         let m = s.rows
-        // The basis flat, row k at k·m.
+        // The basis flat and transposed, coefficient k of input n at n·count + k, so the
+        // innermost loop below reads it in order.
         var basis = [Double](repeating: 0, count: count * m)
         for k in 0..<count {
             let scale = (2 / Double(m)).squareRoot() * (k == 0 ? 1 / 2.0.squareRoot() : 1)
-            for n in 0..<m { basis[k * m + n] = scale * cos(Double.pi * Double(k) * Double(2 * n + 1) / Double(2 * m)) }
+            for n in 0..<m { basis[n * count + k] = scale * cos(Double.pi * Double(k) * Double(2 * n + 1) / Double(2 * m)) }
         }
         var out = [Double](repeating: 0, count: count * s.frames)
         basis.withUnsafeBufferPointer { b in
@@ -101,7 +102,8 @@ public enum Mel {
                         let col = v.baseAddress! + t * m, acc = o.baseAddress! + t * count
                         for n in 0..<m {
                             let x = col[n]
-                            for k in 0..<count { acc[k] += b[k * m + n] * x }
+                            let row = b.baseAddress! + n * count
+                            for k in 0..<count { acc[k] += row[k] * x }
                         }
                     }
                 }

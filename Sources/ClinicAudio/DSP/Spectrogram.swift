@@ -24,22 +24,6 @@ public struct FrameMatrix: Sendable, Equatable {
     /// One frame (column): all its rows.
     public func column(_ frame: Int) -> ArraySlice<Double> { values[(frame * rows)..<((frame + 1) * rows)] }
 
-    /// The rows in `range` of every frame, with `f` applied to each value.
-    public func rows(_ range: ClosedRange<Int>, _ f: (Double) -> Double) -> FrameMatrix {
-        precondition(range.lowerBound >= 0 && range.upperBound < rows, "rows out of range")
-        let width = range.count
-        var out = [Double](repeating: 0, count: width * frames)
-        values.withUnsafeBufferPointer { v in
-            out.withUnsafeMutableBufferPointer { o in
-                for t in 0..<frames {
-                    let from = t * rows + range.lowerBound, to = t * width
-                    for r in 0..<width { o[to + r] = f(v[from + r]) }
-                }
-            }
-        }
-        return FrameMatrix(rows: width, frames: frames, values: out)
-    }
-
     /// The same matrix with `f` applied to every value.
     public func map(_ f: (Double) -> Double) -> FrameMatrix {
         FrameMatrix(rows: rows, frames: frames, values: values.map(f))

@@ -80,15 +80,15 @@ extension FeatureSet {
         out.append(Stats.variance(envelope) / Stats.mean(envelope))
 
         // The power spectrogram feeds the mel bank; the in-band magnitude (its square root on
-        // the band's rows only) feeds the spectral features.
+        // the band's rows only, taken frame by frame) feeds the spectral features.
         let power = STFT.power(y, config: stft)
         let inBand = stft.binFrequencies(sampleRate: analysisRate).enumerated().filter { band.contains($0.element) }
-        let rows = inBand.map(\.offset), freqs = inBand.map(\.element)
-        let s = power.rows(rows.first!...rows.last!) { $0.squareRoot() }
-        out.append(Stats.mean(SpectralFeatures.centroid(s, frequencies: freqs)))
-        out.append(Stats.mean(SpectralFeatures.bandwidth(s, frequencies: freqs)))
-        out.append(Stats.mean(SpectralFeatures.rolloff(s, frequencies: freqs, percent: 0.85)))
-        out.append(Stats.mean(SpectralFeatures.flatness(s)))
+        let frames = SpectralFeatures.frames(power: power, rows: inBand.first!.offset...inBand.last!.offset,
+                                             frequencies: inBand.map(\.element), percent: 0.85)
+        out.append(Stats.mean(frames.map(\.centroid)))
+        out.append(Stats.mean(frames.map(\.bandwidth)))
+        out.append(Stats.mean(frames.map(\.rolloff)))
+        out.append(Stats.mean(frames.map(\.flatness)))
         out.append(Stats.mean(SpectralFeatures.zeroCrossingRate(y, frameLength: stft.fftLength, hopLength: stft.hopLength)))
 
         let bank = Mel.filterBank(sampleRate: analysisRate, fftLength: stft.fftLength, bands: melBands,
