@@ -29,6 +29,9 @@ let package = Package(
         .systemLibrary(name: "CSndfile", providers: [.apt(["libsndfile1-dev"])]),
         .systemLibrary(name: "CFFTW", providers: [.apt(["libfftw3-dev"])]),
         .systemLibrary(name: "CSoxr", providers: [.apt(["libsoxr-dev"])]),
+        // ClinicAudio's FMA and AVX2 inner loops (IIR recursions, glibc libmvec's vector log
+        // and exp), chosen at run time: Swift cannot enable FMA or AVX for one function.
+        .target(name: "CClinicDSP", cSettings: [.unsafeFlags(["-fno-slp-vectorize"])], linkerSettings: [.linkedLibrary("mvec")]),
 
         // Domain values. No I/O.
         .target(name: "ClinicCore", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
@@ -37,7 +40,7 @@ let package = Package(
         // DSP front end: resampling (libsoxr), filters, spectra and envelopes (FFTW).
         .target(
             name: "ClinicAudio",
-            dependencies: ["CSndfile", "CFFTW", "CSoxr", "ClinicCore"]
+            dependencies: ["CSndfile", "CFFTW", "CSoxr", "CClinicDSP", "ClinicCore"]
         ),
 
         // The local SQLite store: migrations, records, change log, audio blob files.

@@ -43,15 +43,20 @@ public enum Envelope {
         let lowpass = try Butterworth.transferFunction(order: 1, .lowpass(cutoff), sampleRate: sampleRate)
         let n = x.count, edge = IIR.defaultPadLength(lowpass)
         try IIR.checkPadding(n, edge)
-        // log|z| (= ½·log(x² + H²): no square root) written straight into the middle of the
-        // filter's padded buffer, filtered there, and exp taken on the way out.
+        // log|z| = ½·log(x² + H²) (no square root), written straight into the middle of the
+        // filter's padded buffer and filtered there; exp taken in the output. log and exp
+        // over whole buffers, so they can run four at a time (`Vector`).
         var padded = [Double](repeating: 0, count: n + 2 * edge)
         padded.withUnsafeMutableBufferPointer { y in
-            analytic(x, into: UnsafeMutableBufferPointer(rebasing: y[edge..<(edge + n)])) { re, im in 0.5 * log(re * re + im * im) }
+            let signal = UnsafeMutableBufferPointer(rebasing: y[edge..<(edge + n)])
+            analytic(x, into: signal) { re, im in re * re + im * im }
+            Vector.log(signal)
+            for i in signal.indices { signal[i] *= 0.5 }
             IIR.oddExtend(y, edge)
             IIR.filtfiltInPlace(lowpass, y)
         }
-        var env = padded.withUnsafeBufferPointer { y in (0..<n).map { exp(y[edge + $0]) } }
+        var env = Array(padded[edge..<(edge + n)])
+        env.withUnsafeMutableBufferPointer { Vector.exp($0) }
         if n > 1 { env[0] = env[1] }
         return env
     }

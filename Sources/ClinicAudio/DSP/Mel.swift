@@ -73,7 +73,11 @@ public enum Mel {
         // 10·log10(v) as (10 / ln 10)·ln(v): glibc's log10 is several times slower than its
         // log, and the two differ by rounding only (about 1e-15 dB here).
         let offset = 10 * log10(max(amin, ref)), dB = 10 / M_LN10
-        var db = s.map { dB * log(max(amin, $0)) - offset }
+        var db = s.map { max(amin, $0) }
+        db.values.withUnsafeMutableBufferPointer { v in
+            Vector.log(v)
+            for i in 0..<v.count { v[i] = dB * v[i] - offset }
+        }
         if let topDB, let peak = db.values.max() {
             let floor = peak - topDB
             db.values.withUnsafeMutableBufferPointer { v in for i in 0..<v.count { v[i] = max(v[i], floor) } }
