@@ -9,9 +9,7 @@ public enum Envelope {
     /// which is the imaginary part of scipy's `ifft(h·X)`; the real part is `x` itself. Two
     /// real transforms need a third of the memory of scipy's complex one.
     public static func hilbert(_ x: [Double]) -> [Double] {
-        var out = [Double](repeating: 0, count: x.count)
-        out.withUnsafeMutableBufferPointer { analytic(x, into: $0) { re, im in (re * re + im * im).squareRoot() } }
-        return out
+        Vector.array(count: x.count) { analytic(x, into: $0) { re, im in (re * re + im * im).squareRoot() } }
     }
 
     /// `out[i] = f(x[i], H(x)[i])` for each sample, from the analytic signal `x + i·H(x)`
@@ -46,8 +44,7 @@ public enum Envelope {
         // log|z| = ½·log(x² + H²) (no square root), written straight into the middle of the
         // filter's padded buffer and filtered there; exp taken in the output. log and exp
         // over whole buffers, so they can run four at a time (`Vector`).
-        var padded = [Double](repeating: 0, count: n + 2 * edge)
-        padded.withUnsafeMutableBufferPointer { y in
+        let padded = Vector.array(count: n + 2 * edge) { y in
             let signal = UnsafeMutableBufferPointer(rebasing: y[edge..<(edge + n)])
             analytic(x, into: signal) { re, im in re * re + im * im }
             Vector.log(signal)

@@ -69,19 +69,21 @@ public enum STFT {
         let window = config.window
         let plan = FFT.alignedPlan(.realForward, count: n)
         // Zero-padded signal: n/2 zeros on each side.
-        var padded = [Double](repeating: 0, count: x.count + n)
-        padded.withUnsafeMutableBufferPointer { p in
+        let padded = Vector.array(count: x.count + n) { p in
+            p.baseAddress!.initialize(repeating: 0, count: n / 2)
             x.withUnsafeBufferPointer { p.baseAddress!.advanced(by: n / 2).update(from: $0.baseAddress!, count: x.count) }
+            p.baseAddress!.advanced(by: n / 2 + x.count).initialize(repeating: 0, count: n - n / 2)
         }
-        var out = [Double](repeating: 0, count: bins * frames)
+        var out = Vector.array(count: bins * frames) { _ in }  // every value written below
         let frame = AlignedBuffer(count: n), spectrum = AlignedBuffer(count: 2 * bins)
         let f = frame.pointer, sp = spectrum.pointer
         padded.withUnsafeBufferPointer { xp in
             window.withUnsafeBufferPointer { w in
                 out.withUnsafeMutableBufferPointer { o in
                     for t in 0..<frames {
-                        let start = t * hop
-                        for m in 0..<n { f[m] = xp[start + m] * w[m] }
+                        // From the frame's own base pointer, so the loop vectorises.
+                        let frameStart = xp.baseAddress! + t * hop
+                        for m in 0..<n { f[m] = frameStart[m] * w[m] }
                         FFT.forwardReal(frame, spectrum, plan: plan)
                         let base = t * bins
                         for k in 0..<bins {

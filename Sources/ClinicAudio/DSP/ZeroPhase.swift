@@ -53,8 +53,7 @@ extension IIR {
         _ x: [Double], _ edge: Int, _ passes: (UnsafeMutableBufferPointer<Double>) -> Void
     ) throws(DSPError) -> [Double] {
         try checkPadding(x.count, edge)
-        var y = [Double](repeating: 0, count: x.count + 2 * edge)
-        y.withUnsafeMutableBufferPointer { y in
+        var y = Vector.array(count: x.count + 2 * edge) { y in
             x.withUnsafeBufferPointer { y.baseAddress!.advanced(by: edge).update(from: $0.baseAddress!, count: x.count) }
             oddExtend(y, edge)
             passes(y)
