@@ -1,7 +1,10 @@
 #include "clinic_dsp.h"
+#include <math.h>
+#include <stdlib.h>
+
+#if defined(__x86_64__) && defined(__linux__)
 #include <cpuid.h>
 #include <immintrin.h>
-#include <math.h>
 
 int clinic_dsp_has_avx2_fma(void) {
     unsigned a, b, c, d;
@@ -71,3 +74,16 @@ void clinic_lfilter1_fma(double *y, size_t n, long first, long step, double b0, 
     }
     *z = __builtin_fma(-a1, out, b1 * x);
 }
+
+#else
+/* Elsewhere (no x86-64 glibc libmvec): never chosen, since the check says no. */
+int clinic_dsp_has_avx2_fma(void) { return 0; }
+void clinic_log_avx2(double *v, size_t n) { for (size_t i = 0; i < n; i++) v[i] = log(v[i]); }
+void clinic_exp_avx2(double *v, size_t n) { for (size_t i = 0; i < n; i++) v[i] = exp(v[i]); }
+void clinic_biquad4_fma(double *y, size_t n, long first, long step, const double c[20], double z[8]) {
+    (void)y; (void)n; (void)first; (void)step; (void)c; (void)z; abort();
+}
+void clinic_lfilter1_fma(double *y, size_t n, long first, long step, double b0, double b1, double a1, double *z) {
+    (void)y; (void)n; (void)first; (void)step; (void)b0; (void)b1; (void)a1; (void)z; abort();
+}
+#endif
