@@ -30,12 +30,10 @@ let package = Package(
         .systemLibrary(name: "CFFTW", providers: [.apt(["libfftw3-dev"])]),
         .systemLibrary(name: "CSoxr", providers: [.apt(["libsoxr-dev"])]),
 
-        // ClinicAudio's FMA and AVX2 inner loops (IIR recursions, glibc libmvec's vector log
-        // and exp), chosen at run time: Swift cannot enable FMA or AVX for one function.
-        // No SLP vectoriser: its shuffles lengthen the IIR recursions' dependency chains (0.45
-        // instead of 0.33 ms for the band-pass).
-        .target(name: "CClinicDSP", cSettings: [.unsafeFlags(["-fno-slp-vectorize"])],
-                linkerSettings: [.linkedLibrary("mvec", .when(platforms: [.linux]))]),
+        // ClinicAudio's FMA and AVX2 inner loops (the envelope's first-order filter, glibc
+        // libmvec's vector log and exp), chosen at run time: Swift cannot enable FMA or AVX
+        // for one function.
+        .target(name: "CClinicDSP", linkerSettings: [.linkedLibrary("mvec", .when(platforms: [.linux]))]),
 
         // Domain values. No I/O.
         .target(name: "ClinicCore", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),

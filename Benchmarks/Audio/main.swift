@@ -1,7 +1,8 @@
 // clinic-audio-bench: the audio front end's speed and memory targets (issue 3), each beside a
 // baseline measured in the same run (this machine is shared and noisy; ratios travel better).
 //
-//   swift build -c release --product clinic-audio-bench --product clinic
+//   swift build -c release --product clinic-audio-bench && swift build -c release --product clinic
+//   (given both --product flags at once, SwiftPM builds only the last)
 //   .build/release/clinic-audio-bench [--data ../shared/data] [--python python3] [--repeat 20]
 //   [--features-only: stop after the in-process timings] [--profile N: only assess-v1, N rounds, for perf]
 //   [--values FILE: write every input's assess-v1 values, to compare two builds]

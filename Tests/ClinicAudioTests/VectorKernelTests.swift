@@ -4,7 +4,7 @@ import Testing
 
 /// The FMA and AVX2 loops (`CClinicDSP`, used where the CPU has them) against the plain Swift
 /// ones every other CPU runs: the parity tests check whichever this machine uses, these that
-/// the two agree to rounding.
+/// the two agree to rounding. (The band-pass has no FMA path: see `IIR.sosfiltInPlace`.)
 @Suite(.enabled(if: Vector.avx2FMA, "this CPU has no AVX2 and FMA")) struct VectorKernelTests {
     /// Worst |fast − portable| over the largest |portable|, for a filter run both ways.
     func worstDifference(_ x: [Double], _ run: (UnsafeMutableBufferPointer<Double>, Bool) -> Void) -> Double {
@@ -16,21 +16,16 @@ import Testing
     }
 
     @Test(arguments: DSPFixtures.names)
-    func iirRecursionsWithFMAAgreeWithThePlainOnes(_ name: String) throws {
+    func firstOrderFilterWithFMAAgreesWithThePlainOne(_ name: String) throws {
         let f = try DSPFixture(name)
-        let bandpass = try Butterworth.sos(order: 4, .bandpass(20, min(720, 0.36 * f.sampleRate)), sampleRate: f.sampleRate)
         let lowpass = try Butterworth.transferFunction(order: 1, .lowpass(8), sampleRate: f.sampleRate)
         for backward in [false, true] {
-            let sos = worstDifference(f.x) { y, fast in
-                var state = IIR.sosfiltZi(bandpass).map { $0.map { $0 * 0.3 } }
-                IIR.sosfiltInPlace(bandpass, y, state: &state, backward: backward, fast: fast)
-            }
             let first = worstDifference(f.x) { y, fast in
                 var state = IIR.lfilterZi(lowpass).map { $0 * 0.3 }
                 IIR.lfilterInPlace(lowpass, y, state: &state, backward: backward, fast: fast)
             }
-            print("FMA vs plain, \(name) backward \(backward): band-pass \(sos), first-order \(first) of full scale")
-            #expect(sos <= 1e-12 && first <= 1e-12)
+            print("FMA vs plain, \(name) backward \(backward): first-order \(first) of full scale")
+            #expect(first <= 1e-12)
         }
     }
 

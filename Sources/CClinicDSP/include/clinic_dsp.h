@@ -3,7 +3,7 @@
 #include <stddef.h>
 
 /* The inner loops of ClinicAudio's DSP that Swift cannot make fast on its own: they need
-   FMA or AVX2, which Swift cannot enable for one function, and glibc's vector log and exp
+   FMA or AVX2, which Swift cannot enable for one function, or glibc's vector log and exp
    (libmvec), which take and return AVX registers. Every `_avx2` function runs only where
    `clinic_dsp_has_avx2_fma()` is true; ClinicAudio keeps plain Swift loops for the rest. */
 
@@ -13,11 +13,6 @@ int clinic_dsp_has_avx2_fma(void);
 /* v[i] = log(v[i]) and v[i] = exp(v[i]) for i < n, four at a time (libmvec, at most 4 ulp). */
 void clinic_log_avx2(double *v, size_t n);
 void clinic_exp_avx2(double *v, size_t n);
-
-/* Four transposed direct form II biquads in cascade over y[first], y[first + step], ...
-   (n samples, step ±1) in place. c: b0, b1, b2, a1, a2 of each section (a0 = 1); z: their two
-   states each, updated. With FMA: z0' = (b1·v + z1) − a1·out and z1' = b2·v − a2·out. */
-void clinic_biquad4_fma(double *y, size_t n, long first, long step, const double c[20], double z[8]);
 
 /* First-order y[i] = (b0·x[i] + b1·x[i−1]) − a1·y[i−1] over y[first], y[first + step], ...
    (n samples) in place, with FMA; *z is lfilter's state (b1·x[i−1] − a1·y[i−1]), updated. */

@@ -36,6 +36,7 @@ public enum SpectralFeatures {
         power: FrameMatrix, rows: ClosedRange<Int>, frequencies f: [Double], percent: Double = 0.85, amin: Double = 1e-10
     ) -> [Frame] {
         precondition(rows.lowerBound >= 0 && rows.upperBound < power.rows && f.count == rows.count, "rows out of range")
+        precondition(amin >= .leastNormalMagnitude, "amin must be a positive normal number")
         var magnitude = [Double](repeating: 0, count: rows.count)
         return power.values.withUnsafeBufferPointer { v in
             magnitude.withUnsafeMutableBufferPointer { m in
@@ -54,7 +55,8 @@ public enum SpectralFeatures {
 
     /// The frame features of each column of a magnitude spectrogram.
     private static func perFrame(_ s: FrameMatrix, _ f: [Double], percent: Double = 0.85, amin: Double = 1e-10) -> [Frame] {
-        s.values.withUnsafeBufferPointer { v in
+        precondition(amin >= .leastNormalMagnitude, "amin must be a positive normal number")
+        return s.values.withUnsafeBufferPointer { v in
             f.withUnsafeBufferPointer { f in
                 (0..<s.frames).map { t in
                     frame(UnsafeBufferPointer(rebasing: v[(t * s.rows)..<((t + 1) * s.rows)]), f, percent: percent, amin: amin)
