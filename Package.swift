@@ -30,6 +30,11 @@ let package = Package(
         .systemLibrary(name: "CFFTW", providers: [.apt(["libfftw3-dev"])]),
         .systemLibrary(name: "CSoxr", providers: [.apt(["libsoxr-dev"])]),
 
+        // ClinicAudio's FMA and AVX2 inner loops (the envelope's first-order filter, glibc
+        // libmvec's vector log and exp), chosen at run time: Swift cannot enable FMA or AVX
+        // for one function.
+        .target(name: "CClinicDSP", linkerSettings: [.linkedLibrary("mvec", .when(platforms: [.linux]))]),
+
         // Domain values. No I/O.
         .target(name: "ClinicCore", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
 
@@ -37,7 +42,7 @@ let package = Package(
         // DSP front end: resampling (libsoxr), filters, spectra and envelopes (FFTW).
         .target(
             name: "ClinicAudio",
-            dependencies: ["CSndfile", "CFFTW", "CSoxr", "ClinicCore"]
+            dependencies: ["CSndfile", "CFFTW", "CSoxr", "CClinicDSP", "ClinicCore"]
         ),
 
         // The local SQLite store: migrations, records, change log, audio blob files.

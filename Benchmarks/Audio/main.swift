@@ -1,8 +1,11 @@
 // clinic-audio-bench: the audio front end's speed and memory targets (issue 3), each beside a
 // baseline measured in the same run (this machine is shared and noisy; ratios travel better).
 //
-//   swift build -c release --product clinic-audio-bench --product clinic
+//   swift build -c release --product clinic-audio-bench && swift build -c release --product clinic
+//   (given both --product flags at once, SwiftPM builds only the last)
 //   .build/release/clinic-audio-bench [--data ../shared/data] [--python python3] [--repeat 20]
+//   [--features-only: stop after the in-process timings] [--profile N: only assess-v1, N rounds, for perf]
+//   [--values FILE: write every input's assess-v1 values, to compare two builds]
 //
 // 1. qaqc-v1 in Swift vs the Python reference (Training/bench_reference.py: librosa/scipy/
 //    python-soxr, warm, imports excluded) on the same 20-second 4 kHz recordings.
@@ -119,6 +122,24 @@ print("inputs: \(inputs.count) x 20 s at 4 kHz, \(source); \(repeats) timed runs
 
 // MARK: 1 + 2. feature sets in process, one core
 let decoded = try inputs.map { Mixdown.mono(try AudioReader.read(path: $0)) }
+// `--profile N`: only assess-v1 over the inputs, N times each, for `perf record`.
+if let n = argument("--profile").flatMap(Int.init) {
+    let t = try time { for _ in 0..<n { for x in decoded { _ = try FeatureSet.assessV1.compute(x, sampleRate: 4_000) } } }
+    print("assess-v1: \(ms(t / Double(n * decoded.count))) a recording (mean of \(n * decoded.count))")
+    exit(0)
+}
+// `--values FILE`: every input's assess-v1 features and log-mel values, one a line, to compare
+// two builds' results after a change.
+if let file = argument("--values") {
+    var lines: [String] = []
+    for x in decoded {
+        let a = try FeatureSet.assessV1.analyze(x, sampleRate: 4_000)
+        lines += zip(a.features.names, a.features.values).map { "\($0) \($1)" }
+        lines += a.logMel.values.map { "logmel \($0)" }
+    }
+    try lines.joined(separator: "\n").write(toFile: file, atomically: true, encoding: .utf8)
+    exit(0)
+}
 var qaqc: [Double] = [], assess: [Double] = [], stft: [Double] = []
 for x in decoded {
     _ = try FeatureSet.qaqcV1.compute(x, sampleRate: 4_000)  // warm-up (FFTW plans)
@@ -151,10 +172,7 @@ do {
         ("in-band magnitude, centroid/bandwidth/rolloff/flatness", {
             let all = set.stft.binFrequencies(sampleRate: set.analysisRate)
             let inBand = all.indices.filter { set.band.contains(all[$0]) }
-            let m = power.rows(inBand.first!...inBand.last!) { $0.squareRoot() }
-            let f = inBand.map { all[$0] }
-            _ = (SpectralFeatures.centroid(m, frequencies: f), SpectralFeatures.bandwidth(m, frequencies: f),
-                 SpectralFeatures.rolloff(m, frequencies: f), SpectralFeatures.flatness(m))
+            _ = SpectralFeatures.frames(power: power, rows: inBand.first!...inBand.last!, frequencies: inBand.map { all[$0] })
         }),
         ("zero-crossing rate", { _ = SpectralFeatures.zeroCrossingRate(y) }),
         ("mel, power_to_db, MFCC", { _ = Mel.dct(Mel.powerToDB(Mel.spectrogram(power, filterBank: bank)), count: set.mfccCount) }),

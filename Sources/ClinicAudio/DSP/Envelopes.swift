@@ -9,13 +9,14 @@ public enum Envelope {
     /// which is the imaginary part of scipy's `ifft(h·X)`; the real part is `x` itself. Two
     /// real transforms need a third of the memory of scipy's complex one.
     public static func hilbert(_ x: [Double]) -> [Double] {
-        analytic(x) { re, im in (re * re + im * im).squareRoot() }
+        Vector.array(count: x.count) { analytic(x, into: $0) { re, im in (re * re + im * im).squareRoot() } }
     }
 
-    /// `f(x[i], H(x)[i])` for each sample, from the analytic signal `x + i·H(x)` (see `hilbert`).
-    static func analytic(_ x: [Double], _ f: (Double, Double) -> Double) -> [Double] {
+    /// `out[i] = f(x[i], H(x)[i])` for each sample, from the analytic signal `x + i·H(x)`
+    /// (see `hilbert`). `out` holds `x.count` values.
+    static func analytic(_ x: [Double], into out: UnsafeMutableBufferPointer<Double>, _ f: (Double, Double) -> Double) {
         let n = x.count
-        guard n > 0 else { return [] }
+        guard n > 0 else { return }
         let buffer = AlignedBuffer(x), half = AlignedBuffer(count: 2 * (n / 2 + 1))
         FFT.forwardReal(buffer, half, plan: FFT.alignedPlan(.realForward, count: n))
         let h = half.pointer
@@ -28,7 +29,9 @@ public enum Envelope {
         if n % 2 == 0 { h[n] = 0; h[n + 1] = 0 }
         FFT.inverseReal(half, buffer, plan: FFT.alignedPlan(.realInverse, count: n))
         let scale = 1 / Double(n), b = buffer.pointer
-        return (0..<n).map { (i: Int) -> Double in f(x[i], b[i] * scale) }
+        x.withUnsafeBufferPointer { x in
+            for i in 0..<n { out[i] = f(x[i], b[i] * scale) }
+        }
     }
 
     /// Springer's homomorphic envelope: `exp(filtfilt(b, a, log|hilbert(x)|))` with a
@@ -36,9 +39,22 @@ public enum Envelope {
     /// then `env[0] = env[1]`. Throws `.tooShort` for fewer than 7 samples.
     public static func homomorphic(_ x: [Double], sampleRate: Double, cutoff: Double = 8) throws(DSPError) -> [Double] {
         let lowpass = try Butterworth.transferFunction(order: 1, .lowpass(cutoff), sampleRate: sampleRate)
-        // log|z| = ½·log(x² + H²): no square root.
-        var env = try IIR.filtfilt(lowpass, analytic(x) { re, im in 0.5 * log(re * re + im * im) }).map { exp($0) }
-        if env.count > 1 { env[0] = env[1] }
+        let n = x.count, edge = IIR.defaultPadLength(lowpass)
+        try IIR.checkPadding(n, edge)
+        // log|z| = ½·log(x² + H²) (no square root), written straight into the middle of the
+        // filter's padded buffer and filtered there; exp taken in the output. log and exp
+        // over whole buffers, so they can run four at a time (`Vector`).
+        let padded = Vector.array(count: n + 2 * edge) { y in
+            let signal = UnsafeMutableBufferPointer(rebasing: y[edge..<(edge + n)])
+            analytic(x, into: signal) { re, im in re * re + im * im }
+            Vector.log(signal)
+            for i in signal.indices { signal[i] *= 0.5 }
+            IIR.oddExtend(y, edge)
+            IIR.filtfiltInPlace(lowpass, y)
+        }
+        var env = Array(padded[edge..<(edge + n)])
+        env.withUnsafeMutableBufferPointer { Vector.exp($0) }
+        if n > 1 { env[0] = env[1] }
         return env
     }
 

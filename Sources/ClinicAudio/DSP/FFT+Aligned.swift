@@ -11,9 +11,11 @@ final class AlignedBuffer {
         pointer.initialize(repeating: 0, count: max(count, 1))
     }
 
-    /// A buffer holding a copy of `values`.
-    convenience init(_ values: [Double]) {
-        self.init(count: values.count)
+    /// A buffer holding a copy of `values` (written once, not zeroed first).
+    init(_ values: [Double]) {
+        count = values.count
+        pointer = fftw_alloc_real(max(count, 1))!
+        pointer.initialize(to: 0)
         values.withUnsafeBufferPointer { pointer.update(from: $0.baseAddress!, count: values.count) }
     }
 

@@ -73,7 +73,11 @@ public enum Mel {
         // 10·log10(v) as (10 / ln 10)·ln(v): glibc's log10 is several times slower than its
         // log, and the two differ by rounding only (about 1e-15 dB here).
         let offset = 10 * log10(max(amin, ref)), dB = 10 / M_LN10
-        var db = s.map { dB * log(max(amin, $0)) - offset }
+        var db = s.map { max(amin, $0) }
+        db.values.withUnsafeMutableBufferPointer { v in
+            Vector.log(v)
+            for i in 0..<v.count { v[i] = dB * v[i] - offset }
+        }
         if let topDB, let peak = db.values.max() {
             let floor = peak - topDB
             db.values.withUnsafeMutableBufferPointer { v in for i in 0..<v.count { v[i] = max(v[i], floor) } }
@@ -84,24 +88,26 @@ public enum Mel {
     /// DCT-II with orthonormal scaling along each frame, first `count` coefficients
     /// (`scipy.fft.dct(S, type=2, norm='ortho', axis=0)[:count]`).
     public static func dct(_ s: FrameMatrix, count: Int) -> FrameMatrix {
-        let m = s.rows
-        // The basis flat, row k at k·m.
-        var basis = [Double](repeating: 0, count: count * m)
+        let m = s.rows, blocks = (count + 7) / 8
+        // The basis transposed in blocks of 8 coefficients: block j of input n holds
+        // coefficients 8j ..< 8j + 8 (zero past `count`).
+        var basis = [SIMD8<Double>](repeating: .zero, count: blocks * m)
         for k in 0..<count {
             let scale = (2 / Double(m)).squareRoot() * (k == 0 ? 1 / 2.0.squareRoot() : 1)
-            for n in 0..<m { basis[k * m + n] = scale * cos(Double.pi * Double(k) * Double(2 * n + 1) / Double(2 * m)) }
+            for n in 0..<m { basis[n * blocks + k / 8][k % 8] = scale * cos(Double.pi * Double(k) * Double(2 * n + 1) / Double(2 * m)) }
         }
         var out = [Double](repeating: 0, count: count * s.frames)
         basis.withUnsafeBufferPointer { b in
             s.values.withUnsafeBufferPointer { v in
                 out.withUnsafeMutableBufferPointer { o in
-                    // The frame's `count` sums side by side (each still over n in order), so
-                    // they are independent chains rather than one long dependent one.
+                    // Eight sums side by side in one vector (each still over n in order, a
+                    // multiply then an add as before), so they are independent chains.
                     for t in 0..<s.frames {
-                        let col = v.baseAddress! + t * m, acc = o.baseAddress! + t * count
-                        for n in 0..<m {
-                            let x = col[n]
-                            for k in 0..<count { acc[k] += b[k * m + n] * x }
+                        let col = v.baseAddress! + t * m
+                        for j in 0..<blocks {
+                            var acc = SIMD8<Double>.zero
+                            for n in 0..<m { acc += b[n * blocks + j] * col[n] }
+                            for k in (8 * j)..<min(8 * j + 8, count) { o[t * count + k] = acc[k - 8 * j] }
                         }
                     }
                 }

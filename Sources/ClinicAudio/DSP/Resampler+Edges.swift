@@ -65,19 +65,32 @@ public final class EdgeExtendingResampler {
     public func push(_ samples: UnsafeBufferPointer<Double>) throws(DSPError) {
         received += samples.count
         guard let stream else { passthrough.append(contentsOf: samples); return }
-        pending.append(contentsOf: samples)
+        var input = samples[...]
         if !started {
+            let needed = min(max(pad + 1 - pending.count, 0), input.count)
+            pending.append(contentsOf: input.prefix(needed))
+            input = input.dropFirst(needed)
             guard pending.count > pad else { return }
             // Front: 2·x[0] − x[pad], …, 2·x[0] − x[1].
             let front = (0..<pad).map { 2 * pending[0] - pending[pad - $0] }
             try front.withUnsafeBufferPointer { (p) throws(DSPError) in try stream.process(p) }
             started = true
         }
-        // Keep the last pad + 1 samples back for the end's extension.
-        let ready = pending.count - (pad + 1)
-        if ready > 0 {
-            try pending.withUnsafeBufferPointer { (p) throws(DSPError) in try stream.process(UnsafeBufferPointer(rebasing: p[0..<ready])) }
-            pending.removeFirst(ready)
+        // Keep the last pad + 1 samples back for the end's extension; the rest goes to
+        // libsoxr straight from `samples` when there are enough of them (no copy of the bulk).
+        let keep = pad + 1
+        if input.count >= keep {
+            try pending.withUnsafeBufferPointer { (p) throws(DSPError) in try stream.process(p) }
+            try stream.process(UnsafeBufferPointer(rebasing: input.dropLast(keep)))
+            pending.removeAll(keepingCapacity: true)
+            pending.append(contentsOf: input.suffix(keep))
+        } else {
+            pending.append(contentsOf: input)
+            let ready = pending.count - keep
+            if ready > 0 {
+                try pending.withUnsafeBufferPointer { (p) throws(DSPError) in try stream.process(UnsafeBufferPointer(rebasing: p[0..<ready])) }
+                pending.removeFirst(ready)
+            }
         }
     }
 
@@ -94,7 +107,8 @@ public final class EdgeExtendingResampler {
         let last = pending[pending.count - 1]
         let back = pad > 0 ? (1...pad).map { 2 * last - pending[pending.count - 1 - $0] } : []
         try (pending + back).withUnsafeBufferPointer { (p) throws(DSPError) in try stream.process(p) }
-        let out = try stream.finish(length: outputPad + target)
-        return Array(out[outputPad..<(outputPad + target)])
+        var out = try stream.finish(length: outputPad + target)
+        out.removeFirst(outputPad)  // in place: no second array
+        return out
     }
 }

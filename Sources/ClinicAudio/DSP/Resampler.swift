@@ -83,6 +83,9 @@ final class SoxrStream {
             output.append(contentsOf: scratch[0..<done])
         }
         if output.count < length { output += [Double](repeating: 0, count: length - output.count) }
-        return Array(output[0..<length])
+        output.removeLast(output.count - length)
+        var result: [Double] = []
+        swap(&result, &output)  // handed over, not copied
+        return result
     }
 }

@@ -24,22 +24,6 @@ public struct FrameMatrix: Sendable, Equatable {
     /// One frame (column): all its rows.
     public func column(_ frame: Int) -> ArraySlice<Double> { values[(frame * rows)..<((frame + 1) * rows)] }
 
-    /// The rows in `range` of every frame, with `f` applied to each value.
-    public func rows(_ range: ClosedRange<Int>, _ f: (Double) -> Double) -> FrameMatrix {
-        precondition(range.lowerBound >= 0 && range.upperBound < rows, "rows out of range")
-        let width = range.count
-        var out = [Double](repeating: 0, count: width * frames)
-        values.withUnsafeBufferPointer { v in
-            out.withUnsafeMutableBufferPointer { o in
-                for t in 0..<frames {
-                    let from = t * rows + range.lowerBound, to = t * width
-                    for r in 0..<width { o[to + r] = f(v[from + r]) }
-                }
-            }
-        }
-        return FrameMatrix(rows: width, frames: frames, values: out)
-    }
-
     /// The same matrix with `f` applied to every value.
     public func map(_ f: (Double) -> Double) -> FrameMatrix {
         FrameMatrix(rows: rows, frames: frames, values: values.map(f))
@@ -85,19 +69,21 @@ public enum STFT {
         let window = config.window
         let plan = FFT.alignedPlan(.realForward, count: n)
         // Zero-padded signal: n/2 zeros on each side.
-        var padded = [Double](repeating: 0, count: x.count + n)
-        padded.withUnsafeMutableBufferPointer { p in
+        let padded = Vector.array(count: x.count + n) { p in
+            p.baseAddress!.initialize(repeating: 0, count: n / 2)
             x.withUnsafeBufferPointer { p.baseAddress!.advanced(by: n / 2).update(from: $0.baseAddress!, count: x.count) }
+            p.baseAddress!.advanced(by: n / 2 + x.count).initialize(repeating: 0, count: n - n / 2)
         }
-        var out = [Double](repeating: 0, count: bins * frames)
+        var out = Vector.array(count: bins * frames) { _ in }  // every value written below
         let frame = AlignedBuffer(count: n), spectrum = AlignedBuffer(count: 2 * bins)
         let f = frame.pointer, sp = spectrum.pointer
         padded.withUnsafeBufferPointer { xp in
             window.withUnsafeBufferPointer { w in
                 out.withUnsafeMutableBufferPointer { o in
                     for t in 0..<frames {
-                        let start = t * hop
-                        for m in 0..<n { f[m] = xp[start + m] * w[m] }
+                        // From the frame's own base pointer, so the loop vectorises.
+                        let frameStart = xp.baseAddress! + t * hop
+                        for m in 0..<n { f[m] = frameStart[m] * w[m] }
                         FFT.forwardReal(frame, spectrum, plan: plan)
                         let base = t * bins
                         for k in 0..<bins {

@@ -25,11 +25,11 @@ public enum Welch {
             window.withUnsafeBufferPointer { w in
                 acc.withUnsafeMutableBufferPointer { a in
                     for s in 0..<segments {
-                        let start = s * hop
-                        var sum = 0.0
-                        for m in 0..<n { sum += xp[start + m] }
-                        let mean = sum / Double(n)
-                        for m in 0..<n { f[m] = (xp[start + m] - mean) * w[m] }
+                        // From the segment's own base pointer: no index arithmetic to check
+                        // for overflow, so the loops vectorise.
+                        let segment = UnsafeBufferPointer(start: xp.baseAddress! + s * hop, count: n)
+                        let mean = Stats.sum(segment) { $0 } / Double(n)
+                        for m in 0..<n { f[m] = (segment[m] - mean) * w[m] }
                         FFT.forwardReal(frame, spectrum, plan: plan)
                         for k in 0..<bins {
                             var p = (sp[2 * k] * sp[2 * k] + sp[2 * k + 1] * sp[2 * k + 1]) * scale

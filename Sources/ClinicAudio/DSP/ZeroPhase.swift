@@ -21,16 +21,13 @@ extension IIR {
         _ filter: SOSFilter, _ x: [Double], padLength: Int? = nil
     ) throws(DSPError) -> [Double] {
         let edge = padLength ?? defaultPadLength(filter)
-        var y = try oddExtension(x, edge)
         let zi = sosfiltZi(filter)
-        // Both passes in place: the backward one runs from the end instead of reversing.
-        y.withUnsafeMutableBufferPointer { y in
+        return try zeroPhase(x, edge) { y in
             var state = zi.map { $0.map { $0 * y[0] } }
             sosfiltInPlace(filter, y, state: &state, backward: false)
             state = zi.map { $0.map { $0 * y[y.count - 1] } }
             sosfiltInPlace(filter, y, state: &state, backward: true)
         }
-        return Array(y[edge..<(y.count - edge)])
     }
 
     /// `scipy.signal.filtfilt(b, a, x)` (method 'pad'): as `sosfiltfilt` with `lfilter_zi`.
@@ -38,29 +35,51 @@ extension IIR {
         _ tf: TransferFunction, _ x: [Double], padLength: Int? = nil
     ) throws(DSPError) -> [Double] {
         let edge = padLength ?? defaultPadLength(tf)
-        var y = try oddExtension(x, edge)
-        let zi = lfilterZi(tf)
-        y.withUnsafeMutableBufferPointer { y in
-            var state = zi.map { $0 * y[0] }
-            lfilterInPlace(tf, y, state: &state, backward: false)
-            state = zi.map { $0 * y[y.count - 1] }
-            lfilterInPlace(tf, y, state: &state, backward: true)
-        }
-        return Array(y[edge..<(y.count - edge)])
+        return try zeroPhase(x, edge) { y in filtfiltInPlace(tf, y) }
     }
 
-    /// scipy `odd_ext`: `[2x[0] - x[n..1], x, 2x[N-1] - x[N-2..N-1-n]]`.
-    static func oddExtension(_ x: [Double], _ n: Int) throws(DSPError) -> [Double] {
-        guard n >= 0, x.count > n else {
-            throw DSPError(.tooShort, "The signal must be longer than the filter's edge padding (\(n) samples).")
+    /// `filtfilt`'s two passes over `y` in place, `y` already extended at both ends.
+    static func filtfiltInPlace(_ tf: TransferFunction, _ y: UnsafeMutableBufferPointer<Double>) {
+        let zi = lfilterZi(tf)
+        var state = zi.map { $0 * y[0] }
+        lfilterInPlace(tf, y, state: &state, backward: false)
+        state = zi.map { $0 * y[y.count - 1] }
+        lfilterInPlace(tf, y, state: &state, backward: true)
+    }
+
+    /// `passes` run in place on `x` with `edge` samples of odd extension at each end
+    /// (scipy `odd_ext`), the extension dropped from the result.
+    static func zeroPhase(
+        _ x: [Double], _ edge: Int, _ passes: (UnsafeMutableBufferPointer<Double>) -> Void
+    ) throws(DSPError) -> [Double] {
+        try checkPadding(x.count, edge)
+        var y = Vector.array(count: x.count + 2 * edge) { y in
+            x.withUnsafeBufferPointer { y.baseAddress!.advanced(by: edge).update(from: $0.baseAddress!, count: x.count) }
+            oddExtend(y, edge)
+            passes(y)
         }
-        guard n > 0 else { return x }
-        let first = x[0], last = x[x.count - 1]
-        var out = [Double]()
-        out.reserveCapacity(x.count + 2 * n)
-        for i in stride(from: n, through: 1, by: -1) { out.append(2 * first - x[i]) }
-        out += x
-        for i in 1...n { out.append(2 * last - x[x.count - 1 - i]) }
-        return out
+        // The signal moved to the front in place and the end dropped: no second array.
+        y.withUnsafeMutableBufferPointer { $0.baseAddress!.update(from: $0.baseAddress! + edge, count: x.count) }
+        y.removeLast(2 * edge)
+        return y
+    }
+
+    /// Throws `.tooShort` unless a signal of `count` samples is longer than the padding `edge`.
+    static func checkPadding(_ count: Int, _ edge: Int) throws(DSPError) {
+        guard edge >= 0, count > edge else {
+            throw DSPError(.tooShort, "The signal must be longer than the filter's edge padding (\(edge) samples).")
+        }
+    }
+
+    /// scipy `odd_ext` in place: `y[edge ..< count − edge]` holds the signal `x`; the
+    /// first `edge` values become `2x[0] − x[edge…1]`, the last `2x[N−1] − x[N−2…N−1−edge]`.
+    static func oddExtend(_ y: UnsafeMutableBufferPointer<Double>, _ edge: Int) {
+        let n = y.count - 2 * edge
+        guard edge > 0, n > edge else { return }
+        let first = y[edge], last = y[edge + n - 1]
+        for i in 1...edge {
+            y[edge - i] = 2 * first - y[edge + i]
+            y[edge + n - 1 + i] = 2 * last - y[edge + n - 1 - i]
+        }
     }
 }

@@ -66,13 +66,14 @@ extension FeatureSet {
         let y = try IIR.sosfiltfilt(bandpass, x)
         // Below -120 dB full scale (under 16-bit quantisation noise) the band holds only the
         // resampler's and filter's rounding, e.g. for a constant (DC-only) recording.
-        guard Stats.rms(y) > 1e-6 else {
+        let rms = Stats.rms(y)
+        guard rms > 1e-6 else {
             throw DSPError(.degenerate, "The recording has no sound in the heart-sound band (20–720 Hz).")
         }
         var out: [Double] = []
         out.append(Stats.mean(x))
         out.append(Stats.std(y))
-        out.append(Stats.rms(y))
+        out.append(rms)
         out.append(Stats.peak(y))
         let (welchFreqs, psd) = try Welch.psd(x, sampleRate: analysisRate, segmentLength: stft.fftLength)
         out.append(snr(welchFreqs, psd))
@@ -80,22 +81,22 @@ extension FeatureSet {
         out.append(Stats.variance(envelope) / Stats.mean(envelope))
 
         // The power spectrogram feeds the mel bank; the in-band magnitude (its square root on
-        // the band's rows only) feeds the spectral features.
+        // the band's rows only, taken frame by frame) feeds the spectral features.
         let power = STFT.power(y, config: stft)
         let inBand = stft.binFrequencies(sampleRate: analysisRate).enumerated().filter { band.contains($0.element) }
-        let rows = inBand.map(\.offset), freqs = inBand.map(\.element)
-        let s = power.rows(rows.first!...rows.last!) { $0.squareRoot() }
-        out.append(Stats.mean(SpectralFeatures.centroid(s, frequencies: freqs)))
-        out.append(Stats.mean(SpectralFeatures.bandwidth(s, frequencies: freqs)))
-        out.append(Stats.mean(SpectralFeatures.rolloff(s, frequencies: freqs, percent: 0.85)))
-        out.append(Stats.mean(SpectralFeatures.flatness(s)))
+        let frames = SpectralFeatures.frames(power: power, rows: inBand.first!.offset...inBand.last!.offset,
+                                             frequencies: inBand.map(\.element), percent: 0.85)
+        out.append(Stats.mean(frames.map(\.centroid)))
+        out.append(Stats.mean(frames.map(\.bandwidth)))
+        out.append(Stats.mean(frames.map(\.rolloff)))
+        out.append(Stats.mean(frames.map(\.flatness)))
         out.append(Stats.mean(SpectralFeatures.zeroCrossingRate(y, frameLength: stft.fftLength, hopLength: stft.hopLength)))
 
         let bank = Mel.filterBank(sampleRate: analysisRate, fftLength: stft.fftLength, bands: melBands,
                                   fmin: band.lowerBound, fmax: band.upperBound)
         let logMel = Mel.powerToDB(Mel.spectrogram(power, filterBank: bank))
         let mfcc = Mel.dct(logMel, count: mfccCount)
-        let coefficients = (0..<mfccCount).map { k in (0..<mfcc.frames).map { mfcc[k, $0] } }
+        let coefficients = (0..<mfccCount).map { k in stride(from: k, to: mfcc.values.count, by: mfccCount).map { mfcc.values[$0] } }
         out += coefficients.map(Stats.mean)
         out += coefficients.map(Stats.std)
         if assessment {
@@ -186,15 +187,18 @@ public enum Stats {
     /// four times as fast as one; numpy's own pairwise sum rounds differently from both).
     @inline(__always)
     static func sum(_ v: [Double], _ f: (Double) -> Double) -> Double {
-        v.withUnsafeBufferPointer { p in
-            var s = (0.0, 0.0, 0.0, 0.0), i = 0
-            while i + 4 <= p.count {
-                s = (s.0 + f(p[i]), s.1 + f(p[i + 1]), s.2 + f(p[i + 2]), s.3 + f(p[i + 3]))
-                i += 4
-            }
-            while i < p.count { s.0 += f(p[i]); i += 1 }
-            return (s.0 + s.1) + (s.2 + s.3)
+        v.withUnsafeBufferPointer { sum($0, f) }
+    }
+
+    @inline(__always)
+    static func sum(_ p: UnsafeBufferPointer<Double>, _ f: (Double) -> Double) -> Double {
+        var s = (0.0, 0.0, 0.0, 0.0), i = 0
+        while i + 4 <= p.count {
+            s = (s.0 + f(p[i]), s.1 + f(p[i + 1]), s.2 + f(p[i + 2]), s.3 + f(p[i + 3]))
+            i += 4
         }
+        while i < p.count { s.0 += f(p[i]); i += 1 }
+        return (s.0 + s.1) + (s.2 + s.3)
     }
 
     /// Excess (Fisher) kurtosis with population moments, `m4 / m2² − 3` (scipy.stats.kurtosis).
