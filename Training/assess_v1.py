@@ -23,10 +23,10 @@ of ``y``, ``psd`` the Welch PSD of ``x`` (nperseg 256, bins ``f_k = k * 2000 / 2
 5. ``heart_rate_bpm = 60 * 50 / (k* + delta)``; ``den = r[k*-1] - 2 r[k*] + r[k*+1]``;
    ``delta = 0.5 * (r[k*-1] - r[k*+1]) / den`` if ``den < 0`` else 0. ``r[14]`` and
    ``r[101]`` are used at the ends of the search range (len(e) >= 150, so they exist).
-   Interpretation: delta is NOT clamped. At an interior maximum it lies in [-0.5, 0.5],
-   but when ``k*`` is 15 or 100 (the maximum at the edge of the search range),
-   ``r[k*-1]`` or ``r[k*+1]`` can exceed ``r[k*]`` and delta can leave [-0.5, 0.5], so the
-   rate can then fall a little outside 30-200 bpm. The spec gives no clamp; none is applied.
+   delta is clamped to [-0.5, 0.5]: at an interior maximum it already lies there, but when
+   ``k*`` is a range end without a real peak, ``r[k*-1]`` or ``r[k*+1]`` can exceed ``r[k*]``
+   and an unclamped delta ran off without bound (six negative rates on ../shared/data, down
+   to -2,518 bpm). Clamping was added on 2026-12-02, before any model used assess-v1.
 6. ``sample_entropy``: SampEn(m=2, r=0.2 * e.std()) (population std), ``N = len(e)``,
    templates start at ``i = 0 .. N-3`` for both lengths. ``B`` = #pairs ``i < j`` with
    ``max(|e[i]-e[j]|, |e[i+1]-e[j+1]|) <= r``, ``A`` = #pairs with also
@@ -156,7 +156,7 @@ def analyse(samples: np.ndarray, sr: int, debug: dict | None = None) -> tuple[di
     k = int(candidates[int(np.argmax(r[candidates]))])
     periodicity = r[k]
     den = r[k - 1] - 2 * r[k] + r[k + 1]
-    delta = 0.5 * (r[k - 1] - r[k + 1]) / den if den < 0 else 0.0
+    delta = min(0.5, max(-0.5, 0.5 * (r[k - 1] - r[k + 1]) / den)) if den < 0 else 0.0
     if debug is not None:
         debug.update({"envelope_50hz_length": blocks, "k_star": k, "delta": float(delta)})
     out += [periodicity, 60.0 * ENVELOPE_RATE / (k + delta), sample_entropy(e, debug)]

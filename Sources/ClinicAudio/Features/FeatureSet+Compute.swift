@@ -145,9 +145,17 @@ extension FeatureSet {
         let candidates = peaks.isEmpty ? Array(first...last) : peaks
         var best = candidates[0]
         for k in candidates where r[k] > r[best] { best = k }
-        let curvature = r[best - 1] - 2 * r[best] + r[best + 1]
-        let offset = curvature < 0 ? 0.5 * (r[best - 1] - r[best + 1]) / curvature : 0
-        return (r[best], 60 * rate / (Double(best) + offset))
+        return (r[best], 60 * rate / (Double(best) + vertexOffset(r, at: best)))
+    }
+
+    /// Where the parabola through `r[k-1], r[k], r[k+1]` peaks, relative to `k`, within ±0.5
+    /// (0 when the three do not curve down). At a real peak the vertex already lies within
+    /// half a lag; at a range end with no real peak the unbounded offset ran off to any value
+    /// (six negative heart rates on ../shared/data, down to −2,518 bpm), hence the clamp.
+    static func vertexOffset(_ r: [Double], at k: Int) -> Double {
+        let curvature = r[k - 1] - 2 * r[k] + r[k + 1]
+        guard curvature < 0 else { return 0 }
+        return min(0.5, max(-0.5, 0.5 * (r[k - 1] - r[k + 1]) / curvature))
     }
 
     /// In-band over out-of-band power from the Welch PSD of `x`, in dB (at most 120).
