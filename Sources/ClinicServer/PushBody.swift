@@ -382,43 +382,42 @@ extension JSONBytes {
 
     /// `fields`: an object of null, string, number or bool (as `FieldValue` decodes them).
     mutating func fields(path: String) throws -> [String: FieldValue]? {
-        switch try kind() {
-        case .object: break
-        case .null: try null(); return nil
-        default: throw PushBodyError.typeMismatch(path: path, expected: "Dictionary<String, Any>")
-        }
-        var out: [String: FieldValue] = [:]
-        try object { key, reader in
-            guard out[key] == nil else { return try reader.skipValue(depth: 3) }
+        try dictionary(path: path) { reader, p in
             switch try reader.kind() {
-            case .null: try reader.null(); out[key] = .null
-            case .string: out[key] = .text(try reader.string())
+            case .null: try reader.null(); return .null
+            case .string: return .text(try reader.string())
             case .number:
                 let n = try reader.number()
-                if let i = n.integer { out[key] = .integer(i) }
-                else if let d = n.double { out[key] = .real(d) }
-                else { throw PushBodyError.invalid(path: path + "." + key) }
-            case .bool: out[key] = .integer(try reader.bool() ? 1 : 0)
-            case .object, .array: throw PushBodyError.invalid(path: path + "." + key)
+                if let i = n.integer { return .integer(i) }
+                if let d = n.double { return .real(d) }
+                throw PushBodyError.invalid(path: p)
+            case .bool: return .integer(try reader.bool() ? 1 : 0)
+            case .object, .array: throw PushBodyError.invalid(path: p)
             }
         }
-        return out
     }
 
     /// `base`: absent or null, or an object of `HLC@device` strings.
     mutating func base(path: String) throws -> [String: FieldClock]? {
+        try dictionary(path: path) { reader, p in
+            guard let text = try reader.text(path: p, expected: "String") else { throw PushBodyError.null(path: p, expected: "String") }
+            guard let clock = FieldClock(text) else { throw PushBodyError.invalid(path: p) }
+            return clock
+        }
+    }
+
+    /// An object read into a dictionary by `value` (given the reader and the member's path), or
+    /// nil for null. The first of duplicate keys wins, as with JSONDecoder.
+    private mutating func dictionary<V>(path: String, _ value: (inout JSONBytes, String) throws -> V) throws -> [String: V]? {
         switch try kind() {
         case .object: break
         case .null: try null(); return nil
         default: throw PushBodyError.typeMismatch(path: path, expected: "Dictionary<String, Any>")
         }
-        var out: [String: FieldClock] = [:]
+        var out: [String: V] = [:]
         try object { key, reader in
             guard out[key] == nil else { return try reader.skipValue(depth: 3) }
-            let p = path + "." + key
-            guard let text = try reader.text(path: p, expected: "String") else { throw PushBodyError.null(path: p, expected: "String") }
-            guard let clock = FieldClock(text) else { throw PushBodyError.invalid(path: p) }
-            out[key] = clock
+            out[key] = try value(&reader, path + "." + key)
         }
         return out
     }
