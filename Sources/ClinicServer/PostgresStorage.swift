@@ -11,6 +11,8 @@ import PostgresNIO
 final class PostgresStorage: ServerStorage {
     private let client: PostgresClient
     private let runner: Task<Void, Never>
+    /// Finishes when the runner task is about to enter `client.run()`.
+    private let runnerStarted: AsyncStream<Void>
     private let writer: GroupCommit<PreparedPush, [PushResult]>
     private let writerTask: Task<Void, Never>
     private let logger = Logger(label: "clinic-server.postgres")
@@ -27,7 +29,12 @@ final class PostgresStorage: ServerStorage {
         config.options.maximumConnections = 20
         let client = PostgresClient(configuration: config, backgroundLogger: Logger(label: "clinic-server.postgres.pool"))
         self.client = client
-        runner = Task { await client.run() }
+        let (started, continuation) = AsyncStream<Void>.makeStream()
+        runnerStarted = started
+        runner = Task {
+            continuation.finish()
+            await client.run()
+        }
         let writer = GroupCommit<PreparedPush, [PushResult]>(maxJobs: PushGrouping.maxPushes, maxCost: PushGrouping.maxChanges) { max(1, $0.entries.count) }
         self.writer = writer
         let logger = self.logger
@@ -41,6 +48,10 @@ final class PostgresStorage: ServerStorage {
     }
 
     func migrate() async throws {
+        // Storage.open migrates first. Leasing a connection before the runner has entered
+        // run() works but logs a warning at every start, so wait until it is on its way
+        // (run() marks itself running in its first statement, with no suspension between).
+        for await _ in runnerStarted {}
         try await client.withTransaction(logger: logger) { conn in
             try await conn.query("SELECT pg_advisory_xact_lock(\(Self.migrateLock))", logger: logger)
             try await conn.query("CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())", logger: logger)
