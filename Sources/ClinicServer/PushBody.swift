@@ -294,7 +294,7 @@ extension JSONBytes {
             }
             var entries: [PushEntry] = []
             try reader.array { index, reader in
-                entries.append(try reader.pushEntry(path: "changes[\(index)]"))
+                entries.append(try reader.pushEntry(path: BodyPath(index: index)))
             }
             changes = entries
         }
@@ -303,18 +303,18 @@ extension JSONBytes {
     }
 
     /// One entry: a `Change`'s keys and an optional `base`, in `Change`'s decoding order for errors.
-    mutating func pushEntry(path: String) throws -> PushEntry {
+    mutating func pushEntry(path: BodyPath) throws -> PushEntry {
         switch try kind() {
         case .object: break
-        case .null: throw PushBodyError.null(path: path, expected: "Dictionary<String, Any>")
-        default: throw PushBodyError.typeMismatch(path: path, expected: "Dictionary<String, Any>")
+        case .null: throw PushBodyError.null(path: path.text, expected: "Dictionary<String, Any>")
+        default: throw PushBodyError.typeMismatch(path: path.text, expected: "Dictionary<String, Any>")
         }
         var seq: Int64??, changeID: UUID??, entity: EntityKind??, entityID: UUID??, op: ChangeOperation??
         var fields: [String: FieldValue]??, hlc: HLCTimestamp??, deviceID: UUID??, base: [String: FieldClock]??
         // Each key's value is read once (the first time: JSONDecoder keeps the first of
         // duplicates); a null is remembered as .some(nil) and reported in decoding order below.
         try object { key, reader in
-            let p = path + "." + key
+            let p = path.appending(key)
             switch key {
             case "seq" where seq == nil: seq = .some(try reader.int64(path: p))
             case "change_id" where changeID == nil: changeID = .some(try reader.uuid(path: p))
@@ -324,7 +324,7 @@ extension JSONBytes {
             case "fields" where fields == nil: fields = .some(try reader.fields(path: p))
             case "hlc" where hlc == nil:
                 hlc = .some(try reader.text(path: p, expected: "String").map { s in
-                    guard let v = HLCTimestamp(s) else { throw PushBodyError.invalid(path: p) }
+                    guard let v = HLCTimestamp(s) else { throw PushBodyError.invalid(path: p.text) }
                     return v
                 })
             case "device_id" where deviceID == nil: deviceID = .some(try reader.uuid(path: p))
@@ -334,8 +334,8 @@ extension JSONBytes {
         }
         func required<T>(_ value: T??, _ key: String, _ type: String) throws -> T {
             switch value {
-            case .none: throw PushBodyError.missing(path: path + "." + key)
-            case .some(.none): throw PushBodyError.null(path: path + "." + key, expected: type)
+            case .none: throw PushBodyError.missing(path: path.appending(key).text)
+            case .some(.none): throw PushBodyError.null(path: path.appending(key).text, expected: type)
             case .some(.some(let v)): return v
             }
         }
@@ -348,40 +348,40 @@ extension JSONBytes {
     }
 
     /// A string, or nil for null; anything else is a type mismatch.
-    mutating func text(path: String, expected: String) throws -> String? {
+    mutating func text(path: BodyPath, expected: String) throws -> String? {
         switch try kind() {
         case .string: return try string()
         case .null: try null(); return nil
-        default: throw PushBodyError.typeMismatch(path: path, expected: expected)
+        default: throw PushBodyError.typeMismatch(path: path.text, expected: expected)
         }
     }
 
-    mutating func int64(path: String) throws -> Int64? {
+    mutating func int64(path: BodyPath) throws -> Int64? {
         switch try kind() {
         case .number:
-            guard let v = try number().integer else { throw PushBodyError.invalid(path: path) }
+            guard let v = try number().integer else { throw PushBodyError.invalid(path: path.text) }
             return v
         case .null: try null(); return nil
-        default: throw PushBodyError.typeMismatch(path: path, expected: "Int64")
+        default: throw PushBodyError.typeMismatch(path: path.text, expected: "Int64")
         }
     }
 
-    mutating func uuid(path: String) throws -> UUID? {
+    mutating func uuid(path: BodyPath) throws -> UUID? {
         try text(path: path, expected: "String").map { s in
-            guard let id = UUID(strict: s) else { throw PushBodyError.invalid(path: path) }
+            guard let id = UUID(strict: s) else { throw PushBodyError.invalid(path: path.text) }
             return id
         }
     }
 
-    mutating func enumeration<T: RawRepresentable>(_: T.Type, path: String) throws -> T? where T.RawValue == String {
+    mutating func enumeration<T: RawRepresentable>(_: T.Type, path: BodyPath) throws -> T? where T.RawValue == String {
         try text(path: path, expected: "String").map { s in
-            guard let v = T(rawValue: s) else { throw PushBodyError.invalid(path: path) }
+            guard let v = T(rawValue: s) else { throw PushBodyError.invalid(path: path.text) }
             return v
         }
     }
 
     /// `fields`: an object of null, string, number or bool (as `FieldValue` decodes them).
-    mutating func fields(path: String) throws -> [String: FieldValue]? {
+    mutating func fields(path: BodyPath) throws -> [String: FieldValue]? {
         try dictionary(path: path) { reader, p in
             switch try reader.kind() {
             case .null: try reader.null(); return .null
@@ -390,35 +390,55 @@ extension JSONBytes {
                 let n = try reader.number()
                 if let i = n.integer { return .integer(i) }
                 if let d = n.double { return .real(d) }
-                throw PushBodyError.invalid(path: p)
+                throw PushBodyError.invalid(path: p.text)
             case .bool: return .integer(try reader.bool() ? 1 : 0)
-            case .object, .array: throw PushBodyError.invalid(path: p)
+            case .object, .array: throw PushBodyError.invalid(path: p.text)
             }
         }
     }
 
     /// `base`: absent or null, or an object of `HLC@device` strings.
-    mutating func base(path: String) throws -> [String: FieldClock]? {
+    mutating func base(path: BodyPath) throws -> [String: FieldClock]? {
         try dictionary(path: path) { reader, p in
-            guard let text = try reader.text(path: p, expected: "String") else { throw PushBodyError.null(path: p, expected: "String") }
-            guard let clock = FieldClock(text) else { throw PushBodyError.invalid(path: p) }
+            guard let text = try reader.text(path: p, expected: "String") else { throw PushBodyError.null(path: p.text, expected: "String") }
+            guard let clock = FieldClock(text) else { throw PushBodyError.invalid(path: p.text) }
             return clock
         }
     }
 
     /// An object read into a dictionary by `value` (given the reader and the member's path), or
     /// nil for null. The first of duplicate keys wins, as with JSONDecoder.
-    private mutating func dictionary<V>(path: String, _ value: (inout JSONBytes, String) throws -> V) throws -> [String: V]? {
+    private mutating func dictionary<V>(path: BodyPath, _ value: (inout JSONBytes, BodyPath) throws -> V) throws -> [String: V]? {
         switch try kind() {
         case .object: break
         case .null: try null(); return nil
-        default: throw PushBodyError.typeMismatch(path: path, expected: "Dictionary<String, Any>")
+        default: throw PushBodyError.typeMismatch(path: path.text, expected: "Dictionary<String, Any>")
         }
         var out: [String: V] = [:]
         try object { key, reader in
             guard out[key] == nil else { return try reader.skipValue(depth: 3) }
-            out[key] = try value(&reader, path + "." + key)
+            out[key] = try value(&reader, path.appending(key))
         }
         return out
+    }
+}
+
+/// Where a value sits in a push body: `changes[i]`, then up to two keys. Spelled out only when
+/// an error names it, so reading a valid body builds no path strings.
+struct BodyPath {
+    var index: Int
+    var key: String?
+    var member: String?
+
+    init(index: Int) { self.index = index }
+
+    func appending(_ name: String) -> BodyPath {
+        var p = self
+        if p.key == nil { p.key = name } else { p.member = name }
+        return p
+    }
+
+    var text: String {
+        "changes[\(index)]" + (key.map { "." + $0 } ?? "") + (member.map { "." + $0 } ?? "")
     }
 }
