@@ -18,4 +18,16 @@ void clinic_exp_avx2(double *v, size_t n);
    (n samples) in place, with FMA; *z is lfilter's state (b1·x[i−1] − a1·y[i−1]), updated. */
 void clinic_lfilter1_fma(double *y, size_t n, long first, long step, double b0, double b1, double a1, double *z);
 
+/* Four cascaded biquads (scipy's sosfilt arithmetic, no FMA) over n samples at
+   y[first], y[first + step], ... in place, from and updating the state z (8 values: each
+   section's two). c holds each section's b0, b1, b2, a1, a2 (20 values). The result is
+   bit for bit that of one sample after another, but computed in four AVX2 lanes: each lane
+   takes a quarter of the signal, starting `warmup` samples early from a zero state, and is
+   checked against the true state where its quarter begins (a stable filter's rounding
+   trajectories meet exactly once the start is forgotten); where it has not met it yet, the
+   lane is recomputed one sample at a time, `period` samples at a time, until it does.
+   Returns how many samples were computed one at a time. */
+size_t clinic_sos4_speculative_avx2(double *y, size_t n, long first, long step, const double *c, double *z,
+                                    size_t warmup, size_t period);
+
 #endif
