@@ -125,7 +125,7 @@ let package = Package(
         .plugin(name: "EmbedMigrations", capability: .buildTool(), dependencies: ["embed-sql"]),
 
         .testTarget(name: "ClinicCoreTests", dependencies: ["ClinicCore"]),
-        .testTarget(name: "ClinicAudioTests", dependencies: ["ClinicAudio"]),
+        .testTarget(name: "ClinicAudioTests", dependencies: ["ClinicAudio", "CClinicDSP"]),
         .testTarget(
             name: "ClinicStoreTests",
             dependencies: ["ClinicStore", "ClinicAudio", .product(name: "GRDB", package: "GRDB.swift")]

@@ -10,11 +10,13 @@
 #pragma clang fp contract(off)
 #endif
 
-/* Four cascaded biquads over `count` samples at p, p + step, ..., in place, from state z
-   (two values a section), updated: scipy's sosfilt, operation for operation (IIR.cascade4). */
-static void sos4_scalar(double *p, long step, size_t count, const double *c, double *z) {
+/* Four cascaded biquads over `count` samples at y[first], y[first + step], ..., in place,
+   from state z (two values a section), updated: scipy's sosfilt, operation for operation.
+   Indexes from y, so no pointer outside the signal is ever formed. */
+static void sos4_scalar(double *y, long first, long step, size_t count, const double *c, double *z) {
     double z00 = z[0], z01 = z[1], z10 = z[2], z11 = z[3], z20 = z[4], z21 = z[5], z30 = z[6], z31 = z[7];
-    for (size_t i = 0; i < count; i++, p += step) {
+    for (size_t i = 0; i < count; i++) {
+        double *p = y + (first + step * (long)i);
         double v0 = *p;
         double v1 = c[0] * v0 + z00;
         z00 = c[1] * v0 - c[3] * v1 + z01;
@@ -31,6 +33,10 @@ static void sos4_scalar(double *p, long step, size_t count, const double *c, dou
         *p = v4;
     }
     z[0] = z00; z[1] = z01; z[2] = z10; z[3] = z11; z[4] = z20; z[5] = z21; z[6] = z30; z[7] = z31;
+}
+
+void clinic_sos4(double *y, size_t n, long first, long step, const double *c, double *z) {
+    sos4_scalar(y, first, step, n, c, z);
 }
 
 #if defined(__x86_64__) && defined(__linux__)
@@ -89,14 +95,29 @@ void clinic_lfilter1_fma(double *y, size_t n, long first, long step, double b0, 
 __attribute__((target("avx2")))
 size_t clinic_sos4_speculative_avx2(double *y, size_t n, long first, long step, const double *c, double *z,
                                     size_t warmup, size_t period) {
-    if (period == 0 || n < warmup + 4 * period) { sos4_scalar(y + first, step, n, c, z); return n; }
+    /* Too short for four lanes (or nonsense sizes, compared without overflow): one loop. */
+    if (period == 0 || period > n || warmup > n || n - warmup < 4 * period) {
+        sos4_scalar(y, first, step, n, c, z);
+        return n;
+    }
     const size_t W = warmup, P = period, C = (n - W) / (4 * P) * P, T = W + C, J = C / P;
     double *xs = aligned_alloc(32, sizeof(double) * 4 * T);
     double *ck = aligned_alloc(32, sizeof(double) * 32 * (J + 1));
-    if (!xs || !ck) { free(xs); free(ck); sos4_scalar(y + first, step, n, c, z); return n; }
-#define AT(i) (y + first + step * (long)(i))
+    if (!xs || !ck) { free(xs); free(ck); sos4_scalar(y, first, step, n, c, z); return n; }
+#define AT(i) (y + (first + step * (long)(i)))
+    /* A NaN in the input or the state: one loop. Where two different NaNs meet in an
+       addition, x86 keeps the first operand's, and the compiler may order a vector addition's
+       operands differently from the scalar one's, so only finite values (and infinities,
+       whose NaNs all have the same bits) are guaranteed the same bits in lanes. */
+    int nan = 0;
     for (size_t t = 0; t < T; t++)
-        for (size_t k = 0; k < 4; k++) xs[4 * t + k] = *AT(k * C + t);
+        for (size_t k = 0; k < 4; k++) {
+            double v = *AT(k * C + t);
+            xs[4 * t + k] = v;
+            nan |= v != v;
+        }
+    for (int i = 0; i < 8; i++) nan |= z[i] != z[i];
+    if (nan) { free(xs); free(ck); sos4_scalar(y, first, step, n, c, z); return n; }
 
     __m256d B[20];
     for (int i = 0; i < 20; i++) B[i] = _mm256_set1_pd(c[i]);
@@ -143,14 +164,14 @@ size_t clinic_sos4_speculative_avx2(double *y, size_t n, long first, long step, 
                 break;
             }
             if (j == J) break; /* recomputed to the end: truth is the state there */
-            sos4_scalar(AT(start + j * P), step, P, c, truth);
+            sos4_scalar(y, first + step * (long)(start + j * P), step, P, c, truth);
             recomputed += P;
         }
     }
 #undef AT
     free(xs); free(ck);
     size_t done = 4 * C + W;
-    sos4_scalar(y + first + step * (long)done, step, n - done, c, truth);
+    sos4_scalar(y, first + step * (long)done, step, n - done, c, truth);
     memcpy(z, truth, sizeof truth);
     return recomputed + (n - done);
 }
@@ -166,7 +187,7 @@ void clinic_lfilter1_fma(double *y, size_t n, long first, long step, double b0, 
 size_t clinic_sos4_speculative_avx2(double *y, size_t n, long first, long step, const double *c, double *z,
                                     size_t warmup, size_t period) {
     (void)warmup; (void)period;
-    sos4_scalar(y + first, step, n, c, z);
+    sos4_scalar(y, first, step, n, c, z);
     return n;
 }
 #endif

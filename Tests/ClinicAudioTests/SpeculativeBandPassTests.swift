@@ -1,9 +1,10 @@
+internal import CClinicDSP
 @testable import ClinicAudio
 import Foundation
 import Testing
 
 /// The band-pass computed in four speculative AVX2 lanes (`clinic_sos4_speculative_avx2`)
-/// against the one-sample-at-a-time loop (`IIR.cascade4`, scipy's arithmetic): the same bits,
+/// against the one-sample-at-a-time loop (`clinic_sos4`, scipy's arithmetic): the same bits,
 /// outputs and final state, whatever the signal, direction, length and warm-up. A warm-up of 0
 /// or 64 makes lanes start far from the true trajectory, so the recompute-until-met path runs;
 /// a huge one leaves everything to the plain loop.
@@ -79,6 +80,40 @@ import Testing
         let cold = expectSameBits(x, backward: false, warmup: 0, "heartbeat")
         #expect(cold > 4 * 64)
         #expect(cold < x.count)
+    }
+
+    @Test func aNaNAnywhereMeansOneSampleAtATime() {
+        // Two different NaNs meeting in an addition keep the first operand's bits, and vector
+        // and scalar code may order operands differently: lanes are not used for NaNs.
+        var x = heartbeat(seconds: 20, rate: 2000)
+        x[31_000] = .infinity
+        x[31_001] = .nan
+        let scalar = expectSameBits(x, backward: false, warmup: 1, "heartbeat with Inf and NaN")
+        #expect(scalar == x.count)
+        // The review's case: an infinity then a NaN, the shortest lanes possible.
+        let short: [Double] = [0, 0, .infinity, .nan, 0, 0, 0, 0]
+        for backward in [false, true] {
+            var (lanes, plain) = (short, short)
+            var (a, b) = ([Double](repeating: 0, count: 8), [Double](repeating: 0, count: 8))
+            let c = IIR.sectionCoefficients(Self.bandpass)
+            _ = lanes.withUnsafeMutableBufferPointer {
+                clinic_sos4_speculative_avx2($0.baseAddress!, 8, backward ? 7 : 0, backward ? -1 : 1, c, &a, 1, 1)
+            }
+            plain.withUnsafeMutableBufferPointer { clinic_sos4($0.baseAddress!, 8, backward ? 7 : 0, backward ? -1 : 1, c, &b) }
+            #expect(lanes.map(\.bitPattern) == plain.map(\.bitPattern))
+            #expect(a.map(\.bitPattern) == b.map(\.bitPattern))
+        }
+    }
+
+    @Test func nonsenseSizesGoOneSampleAtATime() {
+        // Sizes that would overflow `warmup + 4 × period` are caught before any lane runs.
+        var x = Self.noise(1_000, seed: 9), z = [Double](repeating: 0, count: 8)
+        let c = IIR.sectionCoefficients(Self.bandpass)
+        let scalar = x.withUnsafeMutableBufferPointer {
+            clinic_sos4_speculative_avx2($0.baseAddress!, 1_000, 0, 1, c, &z, Int.max, 1 << 62)
+        }
+        #expect(scalar == 1_000)
+        expectSameBits(x, backward: true, warmup: -1, "warm-up -1")
     }
 
     @Test func warmupFollowsTheSlowestPole() throws {

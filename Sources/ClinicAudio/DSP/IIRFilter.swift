@@ -8,7 +8,7 @@ public enum IIR {
     /// direct form II biquad. `state` (2 values per section) is updated in place.
     public static func sosfilt(_ filter: SOSFilter, _ x: [Double], state: inout [[Double]]) -> [Double] {
         var y = x
-        y.withUnsafeMutableBufferPointer { sosfiltInPlace(filter, $0, state: &state, backward: false) }
+        _ = y.withUnsafeMutableBufferPointer { sosfiltInPlace(filter, $0, state: &state, backward: false) }
         return y
     }
 
@@ -22,9 +22,9 @@ public enum IIR {
     @discardableResult
     static func sosfiltInPlace(_ filter: SOSFilter, _ y: UnsafeMutableBufferPointer<Double>, state: inout [[Double]], backward: Bool,
                                speculative: Bool = Vector.avx2FMA, warmup: Int? = nil) -> Int {
-        // Four sections per sample at a time (not one section over the whole signal): the
-        // sections' recursions are independent chains the CPU overlaps, and their states stay
-        // in registers. A group short of four is padded with pass-through sections
+        // Four sections per sample at a time (not one section over the whole signal), in C
+        // (`clinic_sos4`): the sections' recursions are independent chains the CPU overlaps,
+        // and their states stay in registers. A group short of four is padded with pass-through sections
         // (b0 = 1, all else 0: `out = v + 0`, exact). Exactly scipy's arithmetic, operation
         // for operation, and it must stay so: where a recording is digitally silent the
         // band-passed signal is rounding noise, and the spectral features of those frames
@@ -37,11 +37,12 @@ public enum IIR {
             let c = sectionCoefficients(filter, group: group)
             var z = [Double](repeating: 0, count: 8)
             for j in 0..<count { z[2 * j] = state[group + j][0]; z[2 * j + 1] = state[group + j][1] }
+            guard let base = y.baseAddress else { break }
             let first = backward ? y.count - 1 : 0, step = backward ? -1 : 1
-            if speculative, let base = y.baseAddress, let lead = warmup ?? speculationWarmup(c) {
+            if speculative, let lead = warmup ?? speculationWarmup(c) {
                 scalar += clinic_sos4_speculative_avx2(base, y.count, first, step, c, &z, lead, 64)
             } else {
-                cascade4(y, c, &z, first: first, step: step)
+                clinic_sos4(base, y.count, first, step, c, &z)
                 scalar += y.count
             }
             for j in 0..<count { state[group + j] = [z[2 * j], z[2 * j + 1]] }
@@ -49,7 +50,7 @@ public enum IIR {
         return scalar
     }
 
-    /// Sections `group ..< group + 4` as `cascade4` takes them: b0, b1, b2, a1, a2 each, a
+    /// Sections `group ..< group + 4` as the C kernels take them: b0, b1, b2, a1, a2 each, a
     /// group short of four padded with pass-through sections.
     static func sectionCoefficients(_ filter: SOSFilter, group: Int = 0) -> [Double] {
         (group..<(group + 4)).flatMap { i in
@@ -61,7 +62,7 @@ public enum IIR {
 
     /// How many samples a speculative lane runs before its part of the signal: twice as many
     /// as the slowest pole (radius r) takes to shrink a difference in the state below Double's
-    /// resolution, 2 ln(2⁻⁵³) / ln(r): about 3,150 for the 20–720 Hz band-pass at 2 kHz. By
+    /// resolution, 2 ln(2⁻⁵³) / ln(r): 3,124 for the 20–720 Hz band-pass at 2 kHz. By
     /// then the lane's rounding has usually met the true trajectory's exactly (measured:
     /// docs/audio-front-end.md). Only speed depends on it; nil (no speculation) for a pole on
     /// or outside the unit circle, which never forgets.
@@ -77,38 +78,6 @@ public enum IIR {
         }
         guard r.isFinite, r < 1 else { return nil }
         return r == 0 ? 0 : Int((2 * Foundation.log(0x1p-53) / Foundation.log(r)).rounded(.up))
-    }
-
-    /// Four transposed direct form II biquads in cascade over `y` in place, visiting
-    /// `first`, `first + step`, … (`step` ±1). `c` holds each section's b0, b1, b2, a1, a2;
-    /// `z` their two states, updated.
-    @inline(__always)
-    private static func cascade4(_ y: UnsafeMutableBufferPointer<Double>, _ c: [Double], _ z: inout [Double], first: Int, step: Int) {
-        let (b00, b01, b02, a01, a02) = (c[0], c[1], c[2], c[3], c[4])
-        let (b10, b11, b12, a11, a12) = (c[5], c[6], c[7], c[8], c[9])
-        let (b20, b21, b22, a21, a22) = (c[10], c[11], c[12], c[13], c[14])
-        let (b30, b31, b32, a31, a32) = (c[15], c[16], c[17], c[18], c[19])
-        var (z00, z01, z10, z11, z20, z21, z30, z31) = (z[0], z[1], z[2], z[3], z[4], z[5], z[6], z[7])
-        guard let p = y.baseAddress else { return }
-        var i = first
-        for _ in 0..<y.count {
-            let v0 = p[i]
-            let v1 = b00 * v0 + z00
-            z00 = b01 * v0 - a01 * v1 + z01
-            z01 = b02 * v0 - a02 * v1
-            let v2 = b10 * v1 + z10
-            z10 = b11 * v1 - a11 * v2 + z11
-            z11 = b12 * v1 - a12 * v2
-            let v3 = b20 * v2 + z20
-            z20 = b21 * v2 - a21 * v3 + z21
-            z21 = b22 * v2 - a22 * v3
-            let v4 = b30 * v3 + z30
-            z30 = b31 * v3 - a31 * v4 + z31
-            z31 = b32 * v3 - a32 * v4
-            p[i] = v4
-            i += step
-        }
-        z = [z00, z01, z10, z11, z20, z21, z30, z31]
     }
 
     /// `scipy.signal.sosfilt(sos, x)` from a zero state.
