@@ -19,7 +19,8 @@ extension FeatureSet {
         let forward = FFT.alignedPlan(.realForward, count: n), inverse = FFT.alignedPlan(.realInverse, count: n)
         let short = FFT.alignedPlan(.realForward, count: m)
         return {
-            _ = try Resampler.resampleExtendingEdges(samples, from: sampleRate, to: self.analysisRate)
+            // libsoxr on the bare signal (the features resample 0.1 s more at each end).
+            _ = try Resampler.resample(samples, from: sampleRate, to: self.analysisRate)
             FFT.forwardReal(whole, wholeSpectrum, plan: forward)
             FFT.inverseReal(wholeSpectrum, back, plan: inverse)
             for _ in 0..<(frames + segments) { FFT.forwardReal(frame, frameSpectrum, plan: short) }
