@@ -24,8 +24,8 @@ public enum IIR {
                                speculative: Bool = Vector.avx2FMA, warmup: Int? = nil) -> Int {
         // Four sections per sample at a time (not one section over the whole signal), in C
         // (`clinic_sos4`): the sections' recursions are independent chains the CPU overlaps,
-        // and their states stay in registers. A group short of four is padded with pass-through sections
-        // (b0 = 1, all else 0: `out = v + 0`, exact). Exactly scipy's arithmetic, operation
+        // and their states stay in registers. A group short of four is padded with
+        // pass-through sections (b0 = 1, all else 0: `out = v + 0`, exact). Exactly scipy's arithmetic, operation
         // for operation, and it must stay so: where a recording is digitally silent the
         // band-passed signal is rounding noise, and the spectral features of those frames
         // are the noise's (scale-invariant), so a different rounding (FMA, reassociation)
