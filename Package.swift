@@ -22,6 +22,7 @@ let package = Package(
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-nio-extras", from: "1.33.0"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     ],
     targets: [
@@ -70,6 +71,7 @@ let package = Package(
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
             ],
             plugins: ["EmbedMigrations"]
         ),
@@ -107,8 +109,12 @@ let package = Package(
         .executableTarget(
             name: "clinic-audio-fuzz",
             dependencies: ["ClinicAudio"],
-            path: "Fuzz"
+            path: "Fuzz/Audio"
         ),
+        // Seeded mutation fuzzing of the server's network-facing readers: the engine (run by the
+        // tests for a bounded number of cases) and `clinic-server-fuzz` for long runs.
+        .target(name: "ClinicServerFuzzing", dependencies: ["ClinicServer", "ClinicSync", "ClinicCore"], path: "Fuzz/ServerFuzzing"),
+        .executableTarget(name: "clinic-server-fuzz", dependencies: ["ClinicServerFuzzing"], path: "Fuzz/Server"),
         // Server load benchmark (`swift run -c release clinic-server-bench`): N devices over loopback.
         .executableTarget(
             name: "clinic-server-bench",
@@ -135,7 +141,7 @@ let package = Package(
         .testTarget(
             name: "ClinicServerTests",
             dependencies: [
-                "ClinicServer", "ClinicSync",
+                "ClinicServer", "ClinicSync", "ClinicServerFuzzing",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]

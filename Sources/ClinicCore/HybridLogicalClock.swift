@@ -22,10 +22,16 @@ public struct HLCTimestamp: Sendable, Hashable, Comparable, Codable, CustomStrin
             + String(repeating: "0", count: max(0, 5 - c.count)) + c
     }
 
+    /// The largest counter the text form holds (five digits). A clock that would count past it
+    /// moves on to the next millisecond instead, so every timestamp it issues can be written and read back.
+    public static let maxCounter: Int32 = 99_999
+
+    /// Parses exactly 16 digits, `-`, 5 digits (no signs or spaces).
     public init?(_ text: String) {
+        let u = text.utf8
+        guard u.count == 22, u.enumerated().allSatisfy({ i, c in i == 16 ? c == UInt8(ascii: "-") : (48...57).contains(c) }) else { return nil }
         let parts = text.split(separator: "-")
-        guard parts.count == 2, parts[0].count == 16, parts[1].count == 5,
-              let ms = Int64(parts[0]), let c = Int32(parts[1]), ms >= 0, c >= 0 else { return nil }
+        guard let ms = Int64(parts[0]), let c = Int32(parts[1]) else { return nil }
         self.init(milliseconds: ms, counter: c)
     }
 
@@ -45,18 +51,25 @@ public struct HLCTimestamp: Sendable, Hashable, Comparable, Codable, CustomStrin
     /// The next timestamp for a local event, given the last one issued and the wall clock now.
     public static func next(after last: HLCTimestamp?, wallMilliseconds now: Int64) -> HLCTimestamp {
         guard let last, last.milliseconds >= now else { return HLCTimestamp(milliseconds: now, counter: 0) }
-        return HLCTimestamp(milliseconds: last.milliseconds, counter: last.counter + 1)
+        return bounded(milliseconds: last.milliseconds, counter: Int64(last.counter) + 1)
     }
 
     /// The next timestamp after receiving a remote one (used by sync).
     public static func receive(_ remote: HLCTimestamp, last: HLCTimestamp?, wallMilliseconds now: Int64) -> HLCTimestamp {
         let local = last ?? HLCTimestamp(milliseconds: 0, counter: 0)
         let ms = max(local.milliseconds, remote.milliseconds, now)
-        let counter: Int32
-        if ms == local.milliseconds && ms == remote.milliseconds { counter = max(local.counter, remote.counter) + 1 }
-        else if ms == local.milliseconds { counter = local.counter + 1 }
-        else if ms == remote.milliseconds { counter = remote.counter + 1 }
+        let counter: Int64
+        if ms == local.milliseconds && ms == remote.milliseconds { counter = Int64(max(local.counter, remote.counter)) + 1 }
+        else if ms == local.milliseconds { counter = Int64(local.counter) + 1 }
+        else if ms == remote.milliseconds { counter = Int64(remote.counter) + 1 }
         else { counter = 0 }
-        return HLCTimestamp(milliseconds: ms, counter: counter)
+        return bounded(milliseconds: ms, counter: counter)
+    }
+
+    /// `(milliseconds, counter)`, or the next millisecond's first timestamp when the counter
+    /// would pass `maxCounter` (still later than every timestamp before it).
+    private static func bounded(milliseconds: Int64, counter: Int64) -> HLCTimestamp {
+        counter > Int64(maxCounter) ? HLCTimestamp(milliseconds: milliseconds + 1, counter: 0)
+            : HLCTimestamp(milliseconds: milliseconds, counter: Int32(counter))
     }
 }

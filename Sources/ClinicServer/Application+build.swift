@@ -26,19 +26,25 @@ public struct ClinicRequestContext: RequestContext {
 }
 
 /// Builds the server: routes, middleware and services over `storage` and `blobs`.
+/// `onServerRunning` is called with the port once it listens (useful with port 0).
 public func buildApplication(_ config: ServerConfiguration, storage: any ServerStorage, blobs: any BlobStorage,
-                             logger: Logger = Logger(label: "clinic-server")) throws -> some ApplicationProtocol {
+                             logger: Logger = Logger(label: "clinic-server"),
+                             onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }) throws -> some ApplicationProtocol {
     let router = buildRouter(config, storage: storage, blobs: blobs)
-    var server: HTTPServerBuilder = .http1()
+    let readLimit = TimeAmount(config.requestReadTimeout)
+    var server: HTTPServerBuilder = .http1(configuration: .init(additionalChannelHandlers: [RequestReadDeadline(limit: readLimit)],
+                                                                idleTimeout: TimeAmount(config.idleTimeout)))
     if let tls = config.tls {
         let chain = try NIOSSLCertificate.fromPEMFile(tls.certificate).map { NIOSSLCertificateSource.certificate($0) }
         let key = try NIOSSLPrivateKey(file: tls.key, format: .pem)
         var tlsConfig = TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(key))
         tlsConfig.minimumTLSVersion = .tlsv12
-        server = try .tls(.http1(), tlsConfiguration: tlsConfig)
+        server = try .tls(server, tlsConfiguration: tlsConfig)
     }
     return Application(router: router, server: server,
-                       configuration: .init(address: .hostname(config.host, port: config.port), serverName: "clinic-server"),
+                       configuration: .init(address: .hostname(config.host, port: config.port), serverName: "clinic-server",
+                                            availableConnectionsDelegate: .maximum(config.maxConnections, logger: logger)),
+                       onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? config.port) },
                        logger: logger)
 }
 
@@ -62,15 +68,26 @@ struct DeviceAuthenticator: RouterMiddleware {
     func handle(_ request: Request, context: ClinicRequestContext,
                 next: (Request, ClinicRequestContext) async throws -> Response) async throws -> Response {
         guard let header = request.headers[.authorization], header.hasPrefix("Bearer ") else { throw ServerError.unauthorized }
-        let token = String(header.dropFirst("Bearer ".count)).trimmingCharacters(in: .whitespaces)
-        guard Tokens.isWellFormed(token) else { throw ServerError.unauthorized }
-        let hash = Tokens.hash(token)
+        // HTTP's optional white space is spaces and tabs only (RFC 9110 §5.6.3): a no-break
+        // space or any other Unicode space is part of the token, which then does not match.
+        var token = header.dropFirst("Bearer ".count)
+        while let c = token.first, c == " " || c == "\t" { token = token.dropFirst() }
+        while let c = token.last, c == " " || c == "\t" { token = token.dropLast() }
+        guard Tokens.isWellFormed(String(token)) else { throw ServerError.unauthorized }
+        let hash = Tokens.hash(String(token))
         guard let (device, stored) = try await storage.device(tokenHash: hash), Tokens.constantTimeEqual(hash, stored) else {
             throw ServerError.unauthorized
         }
         var context = context
         context.device = device
         return try await next(request, context)
+    }
+}
+
+extension TimeAmount {
+    init(_ duration: Duration) {
+        let (seconds, attoseconds) = duration.components
+        self = .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
     }
 }
 

@@ -76,16 +76,36 @@ struct BlobController {
 }
 
 /// `bytes=a-b`, `bytes=a-` or `bytes=-n` within `size`; nil if malformed or unsatisfiable.
+/// Numbers are plain decimal digits (RFC 9110 `1*DIGIT`) of any length: one past Int64 is
+/// taken as Int64.max, which is what it means here (an end past the blob, a suffix longer than it).
 func parseRange(_ header: String, size: Int64) -> Range<Int64>? {
-    guard header.hasPrefix("bytes="), !header.contains(","), size > 0 else { return nil }
-    let spec = header.dropFirst("bytes=".count).split(separator: "-", omittingEmptySubsequences: false)
+    guard header.hasPrefix("bytes="), size > 0 else { return nil }
+    let spec = header.utf8.dropFirst("bytes=".count).split(separator: UInt8(ascii: "-"), maxSplits: 2, omittingEmptySubsequences: false)
     guard spec.count == 2 else { return nil }
     if spec[0].isEmpty {
-        guard let n = Int64(spec[1]), n > 0 else { return nil }
+        guard let n = decimal(spec[1], saturating: true), n > 0 else { return nil }
         return max(0, size - n)..<size
     }
-    guard let start = Int64(spec[0]), start >= 0, start < size else { return nil }
+    guard let start = decimal(spec[0], saturating: true), start < size else { return nil }
     if spec[1].isEmpty { return start..<size }
-    guard let end = Int64(spec[1]), end >= start else { return nil }
-    return start..<min(end + 1, size)
+    guard let end = decimal(spec[1], saturating: true), end >= start else { return nil }
+    // `end` may be anything up to Int64.max: clamp it before adding one.
+    return start..<(min(end, size - 1) + 1)
+}
+
+/// A non-negative decimal number of ASCII digits only (no sign, no spaces; leading zeros
+/// allowed), or nil when it is empty or has another character. Past Int64.max: nil, or
+/// Int64.max when `saturating`.
+func decimal(_ text: some Collection<UInt8>, saturating: Bool = false) -> Int64? {
+    guard !text.isEmpty else { return nil }
+    var n: Int64 = 0
+    var overflow = false
+    for c in text {
+        guard c >= UInt8(ascii: "0"), c <= UInt8(ascii: "9") else { return nil }
+        guard !overflow else { continue }
+        let (times, o1) = n.multipliedReportingOverflow(by: 10)
+        let (sum, o2) = times.addingReportingOverflow(Int64(c - UInt8(ascii: "0")))
+        if o1 || o2 { overflow = true } else { n = sum }
+    }
+    return overflow ? (saturating ? Int64.max : nil) : n
 }

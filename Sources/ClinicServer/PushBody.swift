@@ -438,7 +438,8 @@ struct BodyPath {
         return p
     }
 
+    /// Keys come from the request: a message shows only plain ones (`EntityRules.quotable`).
     var text: String {
-        "changes[\(index)]" + (key.map { "." + $0 } ?? "") + (member.map { "." + $0 } ?? "")
+        "changes[\(index)]" + (key.map { "." + EntityRules.quotable($0) } ?? "") + (member.map { "." + EntityRules.quotable($0) } ?? "")
     }
 }

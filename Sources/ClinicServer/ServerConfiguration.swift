@@ -19,6 +19,16 @@ public struct ServerConfiguration: Sendable {
     public var maxPull: Int
     /// PEM certificate chain and key for built-in TLS; nil to serve plain HTTP (behind a TLS proxy, or on loopback).
     public var tls: (certificate: String, key: String)?
+    /// A connection that reads no HTTP part for this long is closed: an idle kept-alive
+    /// connection, one whose request head has not arrived (the header-read timeout), and one
+    /// whose body stops. Not while the server is working on a request it has read.
+    public var idleTimeout: Duration = .seconds(30)
+    /// A request must arrive whole, head to end, within this (a body sent a byte at a time
+    /// is closed here). 300 s lets a 1 MiB chunk through at 3.5 KB/s, a poor 2G link.
+    public var requestReadTimeout: Duration = .seconds(300)
+    /// Connections served at once; beyond this the server stops accepting (new connections wait
+    /// in the kernel's backlog) until one closes. Keep it below the open-files limit (`ulimit -n`).
+    public var maxConnections: Int = 1_000
 
     public init(host: String = "127.0.0.1", port: Int = 8080, database: DatabaseLocation, blobs: URL,
                 maxRequestBytes: Int = 4 << 20, maxBatch: Int = 1_000, chunkBytes: Int = 1 << 20,

@@ -56,8 +56,13 @@ func decodePush(_ request: Request, limit: Int) async throws -> PushRequest {
 
 /// A non-negative integer query parameter, or 400 naming it.
 func integer(_ request: Request, _ name: String, default value: Int64, range: ClosedRange<Int64>) throws -> Int64 {
-    guard let text = request.uri.queryParameters.get(name) else { return value }
-    guard let n = Int64(text), range.contains(n) else {
+    try integer(request.uri.queryParameters.get(name), name, default: value, range: range)
+}
+
+/// `text` (nil when the parameter is absent) as a decimal integer in `range`, or 400 naming the parameter.
+func integer(_ text: String?, _ name: String, default value: Int64, range: ClosedRange<Int64>) throws -> Int64 {
+    guard let text else { return value }
+    guard let n = decimal(text.utf8), range.contains(n) else {
         throw ServerError.badRequest("Query parameter \(name) must be an integer in \(range.lowerBound)...\(range.upperBound).")
     }
     return n

@@ -53,7 +53,7 @@ public enum EntityRules {
     public static func problem(with change: Change) -> String? {
         let schema = schema(change.entity)
         for (name, value) in change.fields.sorted(by: { $0.key < $1.key }) {
-            guard let kind = schema[name] else { return "unknown field \(name) for a \(change.entity.rawValue)" }
+            guard let kind = schema[name] else { return "unknown field \(quotable(name)) for a \(change.entity.rawValue)" }
             if value == .null, required(change.entity).contains(name) { return "field \(name) must not be null" }
             if let why = check(value, kind) { return "field \(name) \(why)" }
         }
@@ -78,6 +78,15 @@ public enum EntityRules {
         return nil
     }
 
+    /// A name from a request as a message may show it: itself when it is 1 to 64 of a-z, 0-9
+    /// and `_` (as every schema field is), otherwise a placeholder. So no control, format or
+    /// right-to-left character a client sent is ever echoed back to it or into a log.
+    public static func quotable(_ name: String) -> String {
+        let plain = (1...64).contains(name.utf8.count)
+            && name.utf8.allSatisfy { (97...122).contains($0) || (48...57).contains($0) || $0 == 95 }
+        return plain ? name : "(a name that is not plain a-z, 0-9 and _)"
+    }
+
     static func check(_ value: FieldValue, _ kind: Kind) -> String? {
         if case .null = value {
             switch kind {
@@ -90,10 +99,12 @@ public enum EntityRules {
             guard let t = value.text, UUID(strict: t) != nil, t == t.lowercased() else { return "must be a lowercase UUID" }
         case .text(let max):
             guard let t = value.text else { return "must be text" }
-            do { _ = try TextField.singleLine(t, field: "x", maxLength: max) } catch { return "must be plain text of at most \(max) characters" }
+            do { _ = try TextField.singleLine(t, field: "x", maxLength: max) } catch { return "must be plain text of at most \(max) characters (\(TextField.maxBytes(max)) bytes of UTF-8, \(TextField.maxMarksPerCharacter) combining marks a character)" }
             guard !TextField.hasEdgeWhitespace(t) else { return "must not start or end with spaces" }
         case .multiline:
-            guard let t = value.text, (try? TextField.multiLine(t, field: "x")) != nil else { return "must be text without control characters" }
+            guard let t = value.text, (try? TextField.multiLine(t, field: "x")) != nil else {
+                return "must be text without control characters, of at most \(TextField.multiLineLimit) characters (\(TextField.maxBytes(TextField.multiLineLimit)) bytes of UTF-8, \(TextField.maxMarksPerCharacter) combining marks a character)"
+            }
         case .timestamp:
             guard let t = value.text, t.count <= 40, isCanonicalTimestamp(t) || Timestamp.parse(t) != nil else { return "must be an ISO 8601 time" }
         case .date:

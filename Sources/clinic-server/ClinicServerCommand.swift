@@ -85,10 +85,19 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Port to listen on.") var port = 8080
     @Option(help: "PEM certificate chain for built-in TLS (with --tls-key).") var tlsCert: String?
     @Option(help: "PEM private key for built-in TLS.") var tlsKey: String?
+    @Option(help: "Close a connection that sends nothing (no request, or a request that stops) for this many seconds.")
+    var idleTimeout = 30
+    @Option(help: "Close a connection whose request has not arrived whole (head to end) after this many seconds.")
+    var requestTimeout = 300
+    @Option(help: "Connections served at once; more wait until one closes. Keep it below `ulimit -n`.")
+    var maxConnections = 1_000
 
     func validate() throws {
         guard (tlsCert == nil) == (tlsKey == nil) else { throw ValidationError("Give both --tls-cert and --tls-key, or neither.") }
         guard (1...65_535).contains(port) else { throw ValidationError("--port must be 1-65535.") }
+        guard (1...3_600).contains(idleTimeout) else { throw ValidationError("--idle-timeout must be 1-3600 seconds.") }
+        guard (1...86_400).contains(requestTimeout) else { throw ValidationError("--request-timeout must be 1-86400 seconds.") }
+        guard (1...1_000_000).contains(maxConnections) else { throw ValidationError("--max-connections must be 1-1000000.") }
     }
 
     func run() async throws {
@@ -97,6 +106,9 @@ struct Serve: AsyncParsableCommand {
         config.port = port
         if let blobs { config.blobs = URL(fileURLWithPath: blobs) }
         if let tlsCert, let tlsKey { config.tls = (tlsCert, tlsKey) }
+        config.idleTimeout = .seconds(idleTimeout)
+        config.requestReadTimeout = .seconds(requestTimeout)
+        config.maxConnections = maxConnections
         var logger = Logger(label: "clinic-server")
         logger.logLevel = ProcessInfo.processInfo.environment["LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
         let storage = try await data.openStorage()

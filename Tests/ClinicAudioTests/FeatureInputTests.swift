@@ -138,7 +138,7 @@ import Testing
     }
 }
 
-/// Inputs kept from fuzzing (`clinic-audio-fuzz`, Fuzz/main.swift) and fresh seeded mutants:
+/// Inputs kept from fuzzing (`clinic-audio-fuzz`, Fuzz/Audio/main.swift) and fresh seeded mutants:
 /// each gives finite features or a typed error, never a crash or a hang.
 @Suite struct FeatureFuzzTests {
     static let corpus = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()

@@ -77,3 +77,40 @@ import Testing
         #expect(hasher.finalize() == sha256Hex(Array("abc".utf8)))
     }
 }
+
+/// One length rule for every text field (TextField.checkLength), the CLI's and the server's.
+@Suite struct TextLengthRuleTests {
+    func patient() -> Patient { Patient(id: UUID(), givenName: "A", familyName: "B", createdAt: "t", updatedAt: "t") }
+
+    @Test func combiningMarksCountTowardsTheLimit() {
+        var p = patient()
+        let stretched = "A" + String(repeating: "\u{0301}", count: 500_000)  // one character, 1 MB
+        #expect(stretched.count == 1)
+        for input in [PatientInput(givenName: stretched), PatientInput(externalID: stretched), PatientInput(notes: stretched)] {
+            #expect { try input.apply(to: &p) } throws: { error in
+                let e = error as! ClinicError
+                return e.reason == .invalidInput && e.message.contains("bytes") && e.message.utf8.count < 200
+            }
+        }
+        // Nine marks on one letter: refused in any field, however short.
+        #expect(throws: ClinicError.self) { try PatientInput(familyName: "Z" + String(repeating: "\u{0336}", count: 9)).apply(to: &p) }
+        #expect(p.givenName == "A" && p.familyName == "B" && p.notes == nil && p.externalID == nil)
+    }
+
+    @Test(arguments: ["Nguyễn Thị Ánh", "Nguye\u{0302}\u{0303}n", "क्षत्रिय", "སྒྲུབ་", "שָׁלוֹם", "Zoë", "محمد", "李小龍", "👩🏽‍⚕️"])
+    func realNamesInAnyScriptPass(_ name: String) throws {
+        var p = patient()
+        try PatientInput(givenName: name).apply(to: &p)
+        #expect(p.givenName == name)
+    }
+
+    @Test func limitsInCharactersAndBytes() throws {
+        try TextField.checkLength(String(repeating: "x", count: 200), field: "F", maxLength: 200)
+        try TextField.checkLength(String(repeating: "é", count: 200), field: "F", maxLength: 200)   // 400 bytes
+        try TextField.checkLength(String(repeating: "😀", count: 200), field: "F", maxLength: 200)  // 800 bytes
+        #expect(throws: ClinicError.self) { try TextField.checkLength(String(repeating: "x", count: 201), field: "F", maxLength: 200) }
+        #expect(throws: ClinicError.self) { try TextField.checkLength(String(repeating: "é", count: 201), field: "F", maxLength: 200) }
+        // 100 characters of 3 scalars (9 bytes) each pass 200 characters but not 800 bytes.
+        #expect(throws: ClinicError.self) { try TextField.checkLength(String(repeating: "क्ष", count: 100), field: "F", maxLength: 200) }
+    }
+}

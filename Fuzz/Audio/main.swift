@@ -23,7 +23,7 @@ func argument(_ name: String) -> String? {
 
 let iterations = Int(argument("--iterations") ?? "20000") ?? 20_000
 var state = UInt64(argument("--seed") ?? "1") ?? 1
-let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 let corpus = URL(fileURLWithPath: argument("--corpus") ?? repo.appending(path: "Tests/Fixtures/fuzz").path)
 try FileManager.default.createDirectory(at: corpus, withIntermediateDirectories: true)
 let work = FileManager.default.temporaryDirectory.appending(path: "clinic-fuzz-\(UUID().uuidString)")
