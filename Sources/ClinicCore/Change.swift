@@ -41,4 +41,32 @@ public struct Change: Sendable, Equatable, Codable {
         case sequence = "seq", changeID = "change_id", entity, entityID = "entity_id"
         case operation = "op", fields, hlc, deviceID = "device_id"
     }
+
+    /// Ids are read strictly (`UUID(strict:)`), as everywhere ids come from outside: the pull
+    /// path reads the server's entries with this, the push path reads the same shape (`PushBody`).
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        sequence = try c.decode(Int64.self, forKey: .sequence)
+        changeID = try c.decode(StrictUUID.self, forKey: .changeID).value
+        entity = try c.decode(EntityKind.self, forKey: .entity)
+        entityID = try c.decode(StrictUUID.self, forKey: .entityID).value
+        operation = try c.decode(ChangeOperation.self, forKey: .operation)
+        fields = try c.decode([String: FieldValue].self, forKey: .fields)
+        hlc = try c.decode(HLCTimestamp.self, forKey: .hlc)
+        deviceID = try c.decode(StrictUUID.self, forKey: .deviceID).value
+    }
+}
+
+/// A UUID decoded from exactly 8-4-4-4-12 hex digits (`UUID(strict:)`), for `Codable` types
+/// that read ids from outside.
+public struct StrictUUID: Decodable, Sendable {
+    public let value: UUID
+
+    public init(from decoder: Decoder) throws {
+        let text = try decoder.singleValueContainer().decode(String.self)
+        guard let id = UUID(strict: text) else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "not a UUID (8-4-4-4-12 hex digits)"))
+        }
+        value = id
+    }
 }

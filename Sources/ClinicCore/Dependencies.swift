@@ -1,7 +1,7 @@
 import Foundation
 
 /// The injected sources of time and identity, so a test can fix them (GUIDE habit 8).
-public struct Environment: Sendable {
+public struct Dependencies: Sendable {
     /// The wall clock.
     public var now: @Sendable () -> Date
     /// A new random identifier.
@@ -13,5 +13,5 @@ public struct Environment: Sendable {
     }
 
     /// The real clock and random UUIDs.
-    public static let live = Environment(now: { Date() }, uuid: { UUID() })
+    public static let live = Dependencies(now: { Date() }, uuid: { UUID() })
 }

@@ -50,6 +50,15 @@ public enum FieldValue: Sendable, Hashable, Codable, CustomStringConvertible {
         }
     }
 
+    /// Equal as values: an integer and a real with the same number are the same (JSON does not
+    /// keep the difference). The one equality rule of the store, the merge rules and the server.
+    public func sameValue(as other: FieldValue) -> Bool {
+        switch (self, other) {
+        case (.integer, .real), (.real, .integer), (.real, .real): real == other.real
+        default: self == other
+        }
+    }
+
     public var description: String {
         switch self {
         case .null: "null"

@@ -91,12 +91,12 @@ public struct PatientInput: Sendable, Equatable {
 
     /// Applies these inputs to `patient`. A nil input leaves a field as it is; an empty string
     /// clears an optional field. Throws `ClinicError.invalidInput` naming the field.
+    /// Labels and limits come from `EntitySchema.patient`.
     public func apply(to patient: inout Patient) throws {
-        if let v = givenName { patient.givenName = try TextField.singleLine(v, field: "Given name") }
-        if let v = familyName { patient.familyName = try TextField.singleLine(v, field: "Family name") }
-        if let v = externalID {
-            patient.externalID = v.isEmpty ? nil : try TextField.singleLine(v, field: "External id", maxLength: 64)
-        }
+        let schema = EntitySchema.patient
+        if let v = givenName { patient.givenName = try schema.text(v, "given_name") }
+        if let v = familyName { patient.familyName = try schema.text(v, "family_name") }
+        if let v = externalID { patient.externalID = v.isEmpty ? nil : try schema.text(v, "external_id") }
         if let v = sex {
             if v.isEmpty { patient.sex = nil } else {
                 guard let s = Sex(rawValue: v.lowercased()) else {
@@ -116,6 +116,6 @@ public struct PatientInput: Sendable, Equatable {
                 patient.ageGroup = g
             }
         }
-        if let v = notes { patient.notes = v.isEmpty ? nil : try TextField.multiLine(v, field: "Notes") }
+        if let v = notes { patient.notes = v.isEmpty ? nil : try schema.text(v, "notes") }
     }
 }

@@ -26,3 +26,9 @@ private func hex<D: Sequence>(_ digest: D) -> String where D.Element == UInt8 {
     }
     return String(decoding: out, as: UTF8.self)
 }
+
+/// True for exactly 64 lowercase hexadecimal characters: the form of every SHA-256 the store,
+/// the server and the wire use (blob names, `*_sha256` fields).
+public func isSHA256Hex(_ text: String) -> Bool {
+    text.utf8.count == 64 && text.utf8.allSatisfy { (48...57).contains($0) || (97...102).contains($0) }
+}

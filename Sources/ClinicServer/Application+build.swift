@@ -28,9 +28,9 @@ public struct ClinicRequestContext: RequestContext {
 /// Builds the server: routes, middleware and services over `storage` and `blobs`.
 /// `onServerRunning` is called with the port once it listens (useful with port 0).
 public func buildApplication(_ config: ServerConfiguration, storage: any ServerStorage, blobs: any BlobStorage,
-                             logger: Logger = Logger(label: "clinic-server"),
+                             logger: Logger = Logger(label: "clinic-server"), dependencies: Dependencies = .live,
                              onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }) throws -> some ApplicationProtocol {
-    let router = buildRouter(config, storage: storage, blobs: blobs)
+    let router = buildRouter(config, storage: storage, blobs: blobs, dependencies: dependencies)
     let readLimit = TimeAmount(config.requestReadTimeout)
     var server: HTTPServerBuilder = .http1(configuration: .init(additionalChannelHandlers: [RequestReadDeadline(limit: readLimit)],
                                                                 idleTimeout: TimeAmount(config.idleTimeout)))
@@ -49,15 +49,16 @@ public func buildApplication(_ config: ServerConfiguration, storage: any ServerS
 }
 
 /// The routes (docs/sync-protocol.md, docs/openapi.yaml).
-public func buildRouter(_ config: ServerConfiguration, storage: any ServerStorage, blobs: any BlobStorage) -> Router<ClinicRequestContext> {
+public func buildRouter(_ config: ServerConfiguration, storage: any ServerStorage, blobs: any BlobStorage,
+                        dependencies: Dependencies = .live) -> Router<ClinicRequestContext> {
     let router = Router(context: ClinicRequestContext.self)
     router.get("v1/health") { _, _ in
         struct Health: Encodable { var status = "ok"; var version = ClinicServerInfo.version; var protocol_version = SyncProtocol.version }
         return try JSONResponse(Health())
     }
     let api = router.group("v1").add(middleware: DeviceAuthenticator(storage: storage))
-    SyncController(config: config, storage: storage).add(to: api)
-    BlobController(config: config, storage: storage, blobs: blobs).add(to: api)
+    SyncController(config: config, storage: storage, dependencies: dependencies).add(to: api)
+    BlobController(config: config, storage: storage, blobs: blobs, dependencies: dependencies).add(to: api)
     return router
 }
 

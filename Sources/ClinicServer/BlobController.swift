@@ -8,6 +8,7 @@ struct BlobController {
     let config: ServerConfiguration
     let storage: any ServerStorage
     let blobs: any BlobStorage
+    let dependencies: Dependencies
 
     func add(to group: RouterGroup<ClinicRequestContext>) {
         group.get("blobs/:sha/status") { _, context in
@@ -33,7 +34,7 @@ struct BlobController {
                 throw ServerError(.unprocessableContent, "hash_mismatch",
                                   "The uploaded bytes do not match their SHA-256; they were discarded. Upload again from offset 0.")
             }
-            try await storage.addBlob(sha256: sha, size: total, siteID: device.siteID, now: Timestamp.format(Date()))
+            try await storage.addBlob(sha256: sha, size: total, siteID: device.siteID, now: Timestamp.format(dependencies.now()))
             return try JSONResponse(BlobStatus(sha256: sha, received: total, complete: true, size: total))
         }
         group.get("blobs/:sha") { request, context in
@@ -68,7 +69,7 @@ struct BlobController {
     }
 
     private func blobID(_ context: ClinicRequestContext) throws -> String {
-        guard let sha = context.parameters.get("sha"), FileBlobStorage.isValid(sha) else {
+        guard let sha = context.parameters.get("sha"), isSHA256Hex(sha) else {
             throw ServerError.badRequest("A blob id is 64 lowercase hexadecimal characters (its SHA-256).")
         }
         return sha

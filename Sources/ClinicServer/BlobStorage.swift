@@ -30,17 +30,13 @@ public final class FileBlobStorage: BlobStorage {
         try FileManager.default.createDirectory(at: root.appending(path: "partial"), withIntermediateDirectories: true)
     }
 
-    static func isValid(_ sha256: String) -> Bool {
-        sha256.utf8.count == 64 && sha256.utf8.allSatisfy { (48...57).contains($0) || (97...102).contains($0) }
-    }
-
     private func partial(_ sha256: String, _ site: String) -> URL {
-        precondition(Self.isValid(sha256) && UUID(uuidString: site) != nil)
+        precondition(isSHA256Hex(sha256) && UUID(strict: site) != nil)
         return root.appending(path: "partial").appending(path: site).appending(path: sha256)
     }
 
     private func final(_ sha256: String) -> URL {
-        precondition(Self.isValid(sha256))
+        precondition(isSHA256Hex(sha256))
         return root.appending(path: "blobs").appending(path: String(sha256.prefix(2))).appending(path: sha256)
     }
 

@@ -15,11 +15,12 @@ final class PostgresStorage: ServerStorage {
     private let runnerStarted: AsyncStream<Void>
     private let writer: GroupCommit<PreparedPush, [PushResult]>
     private let writerTask: Task<Void, Never>
-    private let logger = Logger(label: "clinic-server.postgres")
+    private let logger: Logger
     static let pushLock: Int64 = 0x636C_696E_6963 // "clinic"
     static let migrateLock: Int64 = 0x636C_696E_6964
 
-    init(url: String) throws {
+    init(url: String, logger: Logger = Logger(label: "clinic-server")) throws {
+        self.logger = logger
         guard let c = URLComponents(string: url), let host = c.host, !host.isEmpty else {
             throw AdminError("The PostgreSQL URL must look like postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE.")
         }
@@ -27,7 +28,7 @@ final class PostgresStorage: ServerStorage {
         var config = PostgresClient.Configuration(host: host, port: c.port ?? 5432, username: c.user ?? "postgres",
                                                   password: c.password, database: database.isEmpty ? nil : database, tls: .disable)
         config.options.maximumConnections = 20
-        let client = PostgresClient(configuration: config, backgroundLogger: Logger(label: "clinic-server.postgres.pool"))
+        let client = PostgresClient(configuration: config, backgroundLogger: logger)
         self.client = client
         let (started, continuation) = AsyncStream<Void>.makeStream()
         runnerStarted = started
@@ -127,7 +128,7 @@ final class PostgresStorage: ServerStorage {
         var out: [(DeviceRecord, String)] = []
         for try await (id, site, siteName, name, hash, created, revoked) in try await client.query(query, logger: logger)
             .decode((String, String, String, String, String, String, String?).self) {
-            guard let uuid = UUID(uuidString: id) else { throw ServerError.internalError("bad device id in database") }
+            guard let uuid = UUID(strict: id) else { throw ServerError.internalError("bad device id in database") }
             out.append((DeviceRecord(id: uuid, siteID: site, siteName: siteName, name: name, createdAt: created, revokedAt: revoked), hash))
         }
         return out
@@ -226,7 +227,7 @@ final class PostgresStorage: ServerStorage {
             case .record(let key, let state, _):
                 states.set(key, state)
             case .conflict(let key, let conflict, let changeID):
-                let record = ConflictRecord(id: UUID().lowercased, key: key, conflict: conflict, changeID: changeID, now: push.now)
+                let record = ConflictRecord(id: push.newID().lowercased, key: key, conflict: conflict, changeID: changeID, now: push.now)
                 try await conn.query("""
                     INSERT INTO conflicts(id, site_id, record, created_at) VALUES (\(record.id), \(siteID), \(try JSON.text(record)), \(push.now))
                     """, logger: logger)

@@ -105,7 +105,7 @@ final class SQLiteStorage: ServerStorage {
     static let deviceSelect = "SELECT d.*, s.name AS site_name FROM devices d JOIN sites s ON s.id = d.site_id"
 
     static func device(_ row: Row) throws -> DeviceRecord {
-        guard let id = UUID(uuidString: row["id"]) else { throw ServerError.internalError("bad device id in database") }
+        guard let id = UUID(strict: row["id"]) else { throw ServerError.internalError("bad device id in database") }
         return DeviceRecord(id: id, siteID: row["site_id"], siteName: row["site_name"], name: row["name"],
                             createdAt: row["created_at"], revokedAt: row["revoked_at"])
     }
@@ -201,7 +201,7 @@ final class SQLiteStorage: ServerStorage {
             case .record(let key, let state, _):
                 states.set(key, state)
             case .conflict(let key, let conflict, let changeID):
-                let record = ConflictRecord(id: UUID().lowercased, key: key, conflict: conflict, changeID: changeID, now: push.now)
+                let record = ConflictRecord(id: push.newID().lowercased, key: key, conflict: conflict, changeID: changeID, now: push.now)
                 try db.cachedStatement(sql: "INSERT INTO conflicts(id, site_id, record, created_at) VALUES (?, ?, ?, ?)").execute(arguments: [record.id, siteID, try JSON.text(record), push.now])
             case .receipt(let seq, let r):
                 try db.cachedStatement(sql: "INSERT INTO receipts(device_id, seq, change_id, outcome, reason, server_seq) VALUES (?, ?, ?, ?, ?, ?)").execute(arguments: [deviceID, seq, r.changeID, r.outcome.rawValue, r.reason, r.serverSeq])

@@ -4,12 +4,18 @@ import Foundation
 /// The administrator's operations: sites and device enrolment (`clinic-server site|device`).
 public struct ServerAdmin: Sendable {
     public let storage: any ServerStorage
+    let dependencies: Dependencies
 
-    public init(storage: any ServerStorage) { self.storage = storage }
+    public init(storage: any ServerStorage, dependencies: Dependencies = .live) {
+        self.storage = storage
+        self.dependencies = dependencies
+    }
+
+    private var now: String { Timestamp.format(dependencies.now()) }
 
     public func addSite(name: String) async throws -> SiteRecord {
         let name = try TextField.singleLine(name, field: "Site name", maxLength: 200)
-        let site = SiteRecord(id: UUID().lowercased, name: name, createdAt: Timestamp.format(Date()))
+        let site = SiteRecord(id: dependencies.uuid().lowercased, name: name, createdAt: now)
         try await storage.createSite(site)
         return site
     }
@@ -26,14 +32,14 @@ public struct ServerAdmin: Sendable {
         if let deviceID, try await storage.devices().contains(where: { $0.id == deviceID }) {
             throw AdminError("Device \(deviceID.lowercased) is already enrolled; revoke it first to issue a new token.")
         }
-        let device = DeviceRecord(id: deviceID ?? UUID(), siteID: s.id, siteName: s.name, name: deviceName, createdAt: Timestamp.format(Date()))
+        let device = DeviceRecord(id: deviceID ?? dependencies.uuid(), siteID: s.id, siteName: s.name, name: deviceName, createdAt: now)
         try await storage.createDevice(device, tokenHash: Tokens.hash(token))
         return (device, token)
     }
 
     public func revoke(device: String) async throws {
-        guard let id = UUID(uuidString: device) else { throw AdminError("Give the device id shown by `clinic-server device list`.") }
-        guard try await storage.revokeDevice(id: id, at: Timestamp.format(Date())) else {
+        guard let id = UUID(strict: device) else { throw AdminError("Give the device id shown by `clinic-server device list`.") }
+        guard try await storage.revokeDevice(id: id, at: now) else {
             throw AdminError("No device with id \(id.lowercased).")
         }
     }

@@ -1,6 +1,7 @@
 import ClinicCore
 import ClinicSync
 import Foundation
+import Logging
 
 /// The server's database, behind one interface with two implementations (SQLite, PostgreSQL)
 /// that behave the same: the merge logic is shared (`PushPlanner`); a backend loads, runs the
@@ -35,7 +36,7 @@ public protocol ServerStorage: Sendable {
 extension ServerStorage {
     /// Merges a batch of pushed entries for `device` atomically (checking and encoding them first).
     public func push(_ entries: [PushEntry], device: DeviceRecord, now: String) async throws -> [PushResult] {
-        try await push(PreparedPush(entries, device: device, now: now))
+        try await push(PreparedPush(entries, device: device, now: now, newID: { UUID() }))
     }
 }
 
@@ -53,11 +54,14 @@ public struct PreparedPush: Sendable {
     var entries: [Entry]
     var device: DeviceRecord
     var now: String
+    /// Ids for the conflict records the push may create (injected: `Dependencies.uuid`).
+    var newID: @Sendable () -> UUID
 
-    init(_ entries: [PushEntry], device: DeviceRecord, now: String) {
+    init(_ entries: [PushEntry], device: DeviceRecord, now: String, newID: @escaping @Sendable () -> UUID) {
         self.entries = entries.map { Entry(entry: $0, problem: EntityRules.problem(with: $0.change), prefix: WireJSON.changePrefix($0.change)) }
         self.device = device
         self.now = now
+        self.newID = newID
     }
 }
 
@@ -114,12 +118,12 @@ public enum DatabaseLocation: Sendable, Equatable, CustomStringConvertible {
 }
 
 public enum Storage {
-    /// Opens (and migrates) the storage at `location`.
-    public static func open(_ location: DatabaseLocation) async throws -> any ServerStorage {
+    /// Opens (and migrates) the storage at `location`; the PostgreSQL backend logs through `logger`.
+    public static func open(_ location: DatabaseLocation, logger: Logger = Logger(label: "clinic-server")) async throws -> any ServerStorage {
         let storage: any ServerStorage
         switch location {
         case .sqlite(let path): storage = try SQLiteStorage(path: path)
-        case .postgres(let url): storage = try PostgresStorage(url: url)
+        case .postgres(let url): storage = try PostgresStorage(url: url, logger: logger)
         }
         try await storage.migrate()
         return storage

@@ -7,6 +7,7 @@ import Hummingbird
 struct SyncController {
     let config: ServerConfiguration
     let storage: any ServerStorage
+    let dependencies: Dependencies
 
     func add(to group: RouterGroup<ClinicRequestContext>) {
         group.get("capabilities") { _, context in
@@ -22,7 +23,7 @@ struct SyncController {
                 throw ServerError(.contentTooLarge, "batch_too_large", "A push carries at most \(config.maxBatch) changes; split the batch.")
             }
             // Checked and encoded here, on the request's task, so the single writer only writes.
-            let prepared = PreparedPush(push.changes, device: device, now: Timestamp.format(Date()))
+            let prepared = PreparedPush(push.changes, device: device, now: Timestamp.format(dependencies.now()), newID: dependencies.uuid)
             let results = try await storage.push(prepared)
             return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: WireJSON.pushResponse(results)))
         }

@@ -22,10 +22,6 @@ struct BlobStore: Sendable {
         audioDirectory.appending(path: String(sha256.prefix(2))).appending(path: sha256)
     }
 
-    static func isValidName(_ name: String) -> Bool {
-        name.utf8.count == 64 && name.utf8.allSatisfy { (48...57).contains($0) || (97...102).contains($0) }
-    }
-
     /// Writes `bytes` to a new file under `tmp/` and fsyncs it. Returns its path.
     func stage(_ bytes: [UInt8], sha256: String, token: String) throws -> URL {
         let url = tmpDirectory.appending(path: "\(sha256).\(token).partial")

@@ -7,12 +7,13 @@ extension ClinicStore {
     @discardableResult
     public func addAssessment(recordingID: UUID, kind: String, model: String, modelVersion: String,
                               result: [String: FieldValue]) throws -> Assessment {
-        let kind = try TextField.singleLine(kind, field: "Assessment kind", maxLength: 64)
-        let model = try TextField.singleLine(model, field: "Model", maxLength: 128)
-        let modelVersion = try TextField.singleLine(modelVersion, field: "Model version", maxLength: 64)
+        let schema = EntitySchema.assessment
+        let kind = try schema.text(kind, "kind")
+        let model = try schema.text(model, "model")
+        let modelVersion = try schema.text(modelVersion, "model_version")
         let json = String(decoding: try Self.jsonEncoder.encode(result), as: UTF8.self)
-        let assessment = Assessment(id: environment.uuid(), recordingID: recordingID, kind: kind, model: model,
-                                    modelVersion: modelVersion, result: json, createdAt: Timestamp.format(environment.now()))
+        let assessment = Assessment(id: dependencies.uuid(), recordingID: recordingID, kind: kind, model: model,
+                                    modelVersion: modelVersion, result: json, createdAt: Timestamp.format(dependencies.now()))
         try writer.write { db in
             _ = try recording(db, id: recordingID)
             try db.insert("assessments", assessment.fields)
@@ -26,7 +27,7 @@ extension ClinicStore {
         try writer.read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM assessments WHERE recording_id = ? ORDER BY created_at, id",
                              arguments: [recordingID.lowercased]).map { row in
-                guard let id = UUID(uuidString: row["id"]), let rid = UUID(uuidString: row["recording_id"]) else {
+                guard let id = UUID(strict: row["id"]), let rid = UUID(strict: row["recording_id"]) else {
                     throw ClinicError(.integrity, "An assessment row is malformed. Run `clinic doctor`.")
                 }
                 return Assessment(id: id, recordingID: rid, kind: row["kind"], model: row["model"],

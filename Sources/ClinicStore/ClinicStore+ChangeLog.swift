@@ -8,7 +8,7 @@ extension ClinicStore {
     func recordChange(_ db: Database, entity: EntityKind, id: UUID, operation: ChangeOperation, fields: Fields) throws {
         let deviceID = try cachedDeviceID(db)
         let last = try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'hlc'").flatMap(HLCTimestamp.init)
-        let wall = Int64((environment.now().timeIntervalSince1970 * 1000).rounded(.down))
+        let wall = Int64((dependencies.now().timeIntervalSince1970 * 1000).rounded(.down))
         let hlc = HLCTimestamp.next(after: last, wallMilliseconds: wall)
         try db.execute(sql: "INSERT INTO meta(key, value) VALUES ('hlc', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                        arguments: [hlc.description])
@@ -20,7 +20,7 @@ extension ClinicStore {
                 INSERT INTO change_log(change_id, entity, entity_id, op, fields, hlc, device_id)
                 VALUES (?, ?, ?, ?, ?, ?, ?)
                 """,
-            arguments: [environment.uuid().lowercased, entity.rawValue, id.lowercased, operation.rawValue, json,
+            arguments: [dependencies.uuid().lowercased, entity.rawValue, id.lowercased, operation.rawValue, json,
                         hlc.description, deviceID])
     }
 
@@ -41,9 +41,9 @@ extension ClinicStore {
     static func change(from row: Row) throws -> Change {
         let fieldsText: String = row["fields"]
         let fields = try JSONDecoder().decode([String: FieldValue].self, from: Data(fieldsText.utf8))
-        guard let changeID = UUID(uuidString: row["change_id"]), let entityID = UUID(uuidString: row["entity_id"]),
+        guard let changeID = UUID(strict: row["change_id"]), let entityID = UUID(strict: row["entity_id"]),
               let entity = EntityKind(rawValue: row["entity"]), let op = ChangeOperation(rawValue: row["op"]),
-              let hlc = HLCTimestamp(row["hlc"]), let device = UUID(uuidString: row["device_id"])
+              let hlc = HLCTimestamp(row["hlc"]), let device = UUID(strict: row["device_id"])
         else {
             throw ClinicError(.integrity, "Change-log entry \(row["seq"] as Int64) is malformed. Run `clinic doctor`.")
         }

@@ -16,8 +16,8 @@ extension ClinicStore {
             guard input.givenName != nil, input.familyName != nil else {
                 throw ClinicError.invalid("A patient needs a given name and a family name.")
             }
-            let now = Timestamp.format(environment.now())
-            var patient = Patient(id: environment.uuid(), givenName: "", familyName: "", createdAt: now, updatedAt: now)
+            let now = Timestamp.format(dependencies.now())
+            var patient = Patient(id: dependencies.uuid(), givenName: "", familyName: "", createdAt: now, updatedAt: now)
             try input.apply(to: &patient)
             return patient
         }
@@ -43,7 +43,7 @@ extension ClinicStore {
             let oldFields = Dictionary(uniqueKeysWithValues: old.fields.map { ($0.name, $0.value) })
             var changed = new.fields.filter { $0.value != oldFields[$0.name] }
             guard !changed.isEmpty else { return old }
-            new.updatedAt = Timestamp.format(environment.now())
+            new.updatedAt = Timestamp.format(dependencies.now())
             changed.append(("updated_at", .text(new.updatedAt)))
             try db.update("patients", id: id, changed)
             try recordChange(db, entity: .patient, id: id, operation: .update, fields: changed)
@@ -56,7 +56,7 @@ extension ClinicStore {
         try writer.write { db in
             let patient = try Self.patient(db, id: id)
             guard !patient.deleted else { return }
-            let fields: Fields = [("deleted", .integer(1)), ("updated_at", .text(Timestamp.format(environment.now())))]
+            let fields: Fields = [("deleted", .integer(1)), ("updated_at", .text(Timestamp.format(dependencies.now())))]
             try db.update("patients", id: id, fields)
             try recordChange(db, entity: .patient, id: id, operation: .delete, fields: fields)
         }
@@ -88,7 +88,7 @@ extension ClinicStore {
             try String.fetchAll(db, sql: "SELECT id FROM \(table) WHERE id >= ? AND id < ? LIMIT 2",
                                 arguments: [t, t + "~"])
         }
-        guard let first = ids.first, let id = UUID(uuidString: first) else {
+        guard let first = ids.first, let id = UUID(strict: first) else {
             throw ClinicError(.notFound, "No \(noun) has an id starting with \(t). See `\(hint)`.")
         }
         guard ids.count == 1 else {

@@ -52,22 +52,23 @@ extension ClinicStore {
     /// patient is refused (naming the existing recording) unless `allowDuplicate`.
     @discardableResult
     public func addRecording(_ new: NewRecording, allowDuplicate: Bool = false) throws -> Recording {
-        let operatorName = try new.operatorName.map { try TextField.singleLine($0, field: "Operator") }
-        let device = try new.device.map { try TextField.singleLine($0, field: "Device") }
-        let filename = try TextField.singleLine(new.originalFilename, field: "File name", maxLength: 255)
-        guard BlobStore.isValidName(new.audioSHA256) else { throw ClinicError.invalid("The audio hash is malformed.") }
+        let schema = EntitySchema.recording
+        let operatorName = try new.operatorName.map { try schema.text($0, "operator") }
+        let device = try new.device.map { try schema.text($0, "device") }
+        let filename = try schema.text(new.originalFilename, "original_filename")
+        guard isSHA256Hex(new.audioSHA256) else { throw ClinicError.invalid("The audio hash is malformed.") }
 
         // Check before writing any file, so refused input leaves the store exactly as it was.
         try writer.read { db in try checkCanAdd(db, new, allowDuplicate: allowDuplicate) }
 
         let recording = Recording(
-            id: environment.uuid(), patientID: new.patientID, location: new.location,
+            id: dependencies.uuid(), patientID: new.patientID, location: new.location,
             recordedAt: Timestamp.format(new.recordedAt), operatorName: operatorName, device: device,
             originalFilename: filename, originalFormat: new.originalFormat, originalSHA256: new.originalSHA256,
             originalSize: new.originalSize, storedFormat: new.audioFormat, sampleRate: new.sampleRate,
             channels: new.channels, frames: new.frames, duration: Double(new.frames) / Double(new.sampleRate),
             audioSHA256: new.audioSHA256, audioSize: Int64(new.audio.count), samplesSHA256: new.samplesSHA256,
-            createdAt: Timestamp.format(environment.now()))
+            createdAt: Timestamp.format(dependencies.now()))
 
         let staged = try blobs.stage(new.audio, sha256: new.audioSHA256, token: recording.id.lowercased)
         FaultInjection.point("after-stage")
@@ -142,7 +143,7 @@ extension ClinicStore {
         let staged = blobs.staged()
         guard !staged.isEmpty else { return 0 }
         for (url, sha) in staged {
-            let referenced = BlobStore.isValidName(sha)
+            let referenced = isSHA256Hex(sha)
                 ? try writer.read { db in
                     try Bool.fetchOne(db, sql: "SELECT EXISTS(SELECT 1 FROM recordings WHERE audio_sha256 = ?)", arguments: [sha]) ?? false
                 }

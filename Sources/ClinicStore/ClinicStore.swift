@@ -19,7 +19,7 @@ public final class ClinicStore: @unchecked Sendable {
     public let directory: URL?
     let writer: any DatabaseWriter
     let blobs: BlobStore
-    let environment: Environment
+    let dependencies: Dependencies
     private var lockFD: Int32 = -1
     /// This device's id, read once: it never changes after `clinic init`.
     private let deviceID = Mutex<String?>(nil)
@@ -27,11 +27,11 @@ public final class ClinicStore: @unchecked Sendable {
     /// The file name of the database inside a store directory.
     public static let databaseName = "clinic.sqlite"
 
-    init(directory: URL?, writer: any DatabaseWriter, blobs: BlobStore, environment: Environment) throws {
+    init(directory: URL?, writer: any DatabaseWriter, blobs: BlobStore, dependencies: Dependencies) throws {
         self.directory = directory
         self.writer = writer
         self.blobs = blobs
-        self.environment = environment
+        self.dependencies = dependencies
         try Self.migrator.migrate(writer)
     }
 
@@ -42,7 +42,7 @@ public final class ClinicStore: @unchecked Sendable {
     /// Creates a new store in `directory` (created if missing) and records this device's identity.
     /// Refuses if a store is already there.
     public static func create(at directory: URL, site: String, deviceName: String,
-                              environment: Environment = .live) throws -> ClinicStore {
+                              dependencies: Dependencies = .live) throws -> ClinicStore {
         let site = try TextField.singleLine(site, field: "Site name")
         let deviceName = try TextField.singleLine(deviceName, field: "Device name")
         let fm = FileManager.default
@@ -55,11 +55,11 @@ public final class ClinicStore: @unchecked Sendable {
             throw ClinicError(.store, "Cannot create the store directory \(directory.path): check that you may write there, or choose another with --store.")
         }
         try checkWritable(directory)
-        let store = try open(at: directory, environment: environment, mustExist: false)
+        let store = try open(at: directory, dependencies: dependencies, mustExist: false)
         try store.writer.write { db in
-            let now = Timestamp.format(environment.now())
+            let now = Timestamp.format(dependencies.now())
             for (key, value) in [
-                ("device_id", environment.uuid().lowercased), ("device_name", deviceName), ("site", site),
+                ("device_id", dependencies.uuid().lowercased), ("device_name", deviceName), ("site", site),
                 ("created_at", now), ("schema", "clinic-store"),
             ] {
                 try db.execute(sql: "INSERT INTO meta(key, value) VALUES (?, ?)", arguments: [key, value])
@@ -70,11 +70,11 @@ public final class ClinicStore: @unchecked Sendable {
 
     /// Opens the existing store in `directory` for reading and writing: takes the write lock,
     /// applies pending migrations and finishes or undoes any import a crash interrupted.
-    public static func open(at directory: URL, environment: Environment = .live) throws -> ClinicStore {
-        try open(at: directory, environment: environment, mustExist: true)
+    public static func open(at directory: URL, dependencies: Dependencies = .live) throws -> ClinicStore {
+        try open(at: directory, dependencies: dependencies, mustExist: true)
     }
 
-    private static func open(at directory: URL, environment: Environment, mustExist: Bool) throws -> ClinicStore {
+    private static func open(at directory: URL, dependencies: Dependencies, mustExist: Bool) throws -> ClinicStore {
         let dbURL = directory.appending(path: databaseName)
         if mustExist && !FileManager.default.fileExists(atPath: dbURL.path) {
             throw ClinicError(.store, "No clinic store at \(directory.path). Run `clinic init` first, or point --store (or CLINIC_STORE) at an existing store.")
@@ -102,7 +102,7 @@ public final class ClinicStore: @unchecked Sendable {
         let store: ClinicStore
         do {
             try blobs.createDirectories()
-            store = try ClinicStore(directory: directory, writer: pool, blobs: blobs, environment: environment)
+            store = try ClinicStore(directory: directory, writer: pool, blobs: blobs, dependencies: dependencies)
         } catch {
             close(lockFD)
             throw error
@@ -113,14 +113,14 @@ public final class ClinicStore: @unchecked Sendable {
     }
 
     /// An in-memory store for tests; audio files go to `audioDirectory`.
-    public static func inMemory(audioDirectory: URL, environment: Environment = .live,
+    public static func inMemory(audioDirectory: URL, dependencies: Dependencies = .live,
                                 site: String = "Test site", deviceName: String = "test") throws -> ClinicStore {
         let queue = try DatabaseQueue()
         let blobs = BlobStore(root: audioDirectory)
         try blobs.createDirectories()
-        let store = try ClinicStore(directory: nil, writer: queue, blobs: blobs, environment: environment)
+        let store = try ClinicStore(directory: nil, writer: queue, blobs: blobs, dependencies: dependencies)
         try store.writer.write { db in
-            for (key, value) in [("device_id", environment.uuid().lowercased), ("device_name", deviceName), ("site", site)] {
+            for (key, value) in [("device_id", dependencies.uuid().lowercased), ("device_name", deviceName), ("site", site)] {
                 try db.execute(sql: "INSERT INTO meta(key, value) VALUES (?, ?)", arguments: [key, value])
             }
         }

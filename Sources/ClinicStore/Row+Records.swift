@@ -21,20 +21,11 @@ extension FieldValue {
         case .real(let d): d.databaseValue
         }
     }
-
-    /// Equal as values: an integer and a real with the same number are the same (JSON does not
-    /// keep the difference).
-    func sameValue(as other: FieldValue) -> Bool {
-        switch (self, other) {
-        case (.integer, .real), (.real, .integer), (.real, .real): return real == other.real
-        default: return self == other
-        }
-    }
 }
 
 extension Patient {
     init(row: Row) throws {
-        guard let id = UUID(uuidString: row["id"]) else {
+        guard let id = UUID(strict: row["id"]) else {
             throw ClinicError(.integrity, "A patient row has a malformed id. Run `clinic doctor`.")
         }
         self.init(
@@ -47,7 +38,7 @@ extension Patient {
 
 extension Recording {
     init(row: Row) throws {
-        guard let id = UUID(uuidString: row["id"]), let patient = UUID(uuidString: row["patient_id"]),
+        guard let id = UUID(strict: row["id"]), let patient = UUID(strict: row["patient_id"]),
               let location = AuscultationLocation(rawValue: row["location"]) else {
             throw ClinicError(.integrity, "A recording row is malformed. Run `clinic doctor`.")
         }

@@ -5,73 +5,36 @@ import Foundation
 /// field by field; recordings are immutable but for `deleted`; assessments are append-only.
 /// The server and the sync client check pushed and pulled changes with the same rules.
 public enum EntityRules {
-    enum Kind {
-        case uuid, text(Int), multiline, timestamp, date, integer, real, flag, oneOf([String]), sha256
-    }
-
-    static let patient: [String: Kind] = [
-        "id": .uuid, "external_id": .text(64), "given_name": .text(200), "family_name": .text(200),
-        "sex": .oneOf(Sex.allCases.map(\.rawValue)), "birth_date": .date,
-        "age_group": .oneOf(AgeGroup.allCases.map(\.rawValue)), "notes": .multiline,
-        "created_at": .timestamp, "updated_at": .timestamp, "deleted": .flag,
-    ]
-    static let recording: [String: Kind] = [
-        "id": .uuid, "patient_id": .uuid, "location": .oneOf(AuscultationLocation.allCases.map(\.rawValue)),
-        "recorded_at": .timestamp, "operator": .text(200), "device": .text(200), "original_filename": .text(255),
-        "original_format": .text(64), "original_sha256": .sha256, "original_size": .integer, "stored_format": .text(64),
-        "sample_rate": .integer, "channels": .integer, "frames": .integer, "duration": .real,
-        "audio_sha256": .sha256, "audio_size": .integer, "samples_sha256": .sha256,
-        "created_at": .timestamp, "deleted": .flag,
-    ]
-    static let assessment: [String: Kind] = [
-        "id": .uuid, "recording_id": .uuid, "kind": .text(64), "model": .text(128), "model_version": .text(64),
-        "result": .text(65_536), "created_at": .timestamp,
-    ]
-
-    static func schema(_ entity: EntityKind) -> [String: Kind] {
-        switch entity {
-        case .patient: patient
-        case .recording: recording
-        case .assessment: assessment
-        }
-    }
-
-    /// Fields an insert must carry.
-    static func required(_ entity: EntityKind) -> Set<String> {
-        switch entity {
-        case .patient: ["id", "given_name", "family_name", "created_at", "updated_at", "deleted"]
-        case .recording: Set(recording.keys).subtracting(["operator", "device"])
-        case .assessment: Set(assessment.keys)
-        }
-    }
+    typealias Kind = EntitySchema.Field.Kind
 
     /// Bookkeeping fields every edit touches: never reported as conflicts.
     public static let bookkeeping: Set<String> = ["created_at", "updated_at"]
 
-    /// Checks an entry's shape and values. Returns the reason it must be rejected, or nil.
-    /// Reasons name fields, never values.
+    /// Checks an entry's shape and values against its `EntitySchema`. Returns the reason it
+    /// must be rejected, or nil. Reasons name fields, never values.
     public static func problem(with change: Change) -> String? {
-        let schema = schema(change.entity)
+        let schema = EntitySchema.of(change.entity)
+        let entity = change.entity.rawValue
         for (name, value) in change.fields.sorted(by: { $0.key < $1.key }) {
-            guard let kind = schema[name] else { return "unknown field \(quotable(name)) for a \(change.entity.rawValue)" }
-            if value == .null, required(change.entity).contains(name) { return "field \(name) must not be null" }
-            if let why = check(value, kind) { return "field \(name) \(why)" }
+            guard let field = schema[name] else { return "unknown field \(quotable(name)) for a \(entity)" }
+            if value == .null, field.required { return "field \(name) must not be null" }
+            if let why = check(value, field.kind) { return "field \(name) \(why)" }
         }
         if let id = change.fields["id"], id.text != change.entityID.lowercased {
             return "field id does not match entity_id"
         }
-        switch (change.entity, change.operation) {
-        case (_, .insert):
-            let missing = required(change.entity).subtracting(change.fields.keys)
+        if change.operation == .insert {
+            let missing = schema.required.subtracting(change.fields.keys)
             if let first = missing.sorted().first { return "an insert needs field \(first)" }
-        case (.patient, _):
-            if change.fields.isEmpty { return "an update changes at least one field" }
-            if change.fields["id"] != nil { return "an update cannot change id" }
-        case (.recording, _):
-            if change.fields.isEmpty || Set(change.fields.keys) != ["deleted"] { return "recordings are immutable; only deleted may change" }
-        case (.assessment, _):
-            return "assessments are append-only"
+            return nil
         }
+        // An update or delete changes only fields that may change after the insert.
+        let mutable = schema.fields.filter(\.mutable).map(\.name)
+        if mutable.isEmpty { return "\(entity)s are append-only" }
+        let fixed = change.fields.keys.sorted().first { schema[$0]?.mutable == false }
+        if mutable.count == 1, change.fields.isEmpty || fixed != nil { return "\(entity)s are immutable; only \(mutable[0]) may change" }
+        if change.fields.isEmpty { return "an update changes at least one field" }
+        if let fixed { return "an update cannot change \(fixed)" }
         if change.operation == .delete, change.fields["deleted"]?.integer != 1 {
             return "a delete sets deleted to 1"
         }
@@ -101,9 +64,9 @@ public enum EntityRules {
             guard let t = value.text else { return "must be text" }
             do { _ = try TextField.singleLine(t, field: "x", maxLength: max) } catch { return "must be plain text of at most \(max) characters (\(TextField.maxBytes(max)) bytes of UTF-8, \(TextField.maxMarksPerCharacter) combining marks a character)" }
             guard !TextField.hasEdgeWhitespace(t) else { return "must not start or end with spaces" }
-        case .multiline:
-            guard let t = value.text, (try? TextField.multiLine(t, field: "x")) != nil else {
-                return "must be text without control characters, of at most \(TextField.multiLineLimit) characters (\(TextField.maxBytes(TextField.multiLineLimit)) bytes of UTF-8, \(TextField.maxMarksPerCharacter) combining marks a character)"
+        case .multiline(let max):
+            guard let t = value.text, (try? TextField.multiLine(t, field: "x", maxLength: max)) != nil else {
+                return "must be text without control characters, of at most \(max) characters (\(TextField.maxBytes(max)) bytes of UTF-8, \(TextField.maxMarksPerCharacter) combining marks a character)"
             }
         case .timestamp:
             guard let t = value.text, t.count <= 40, isCanonicalTimestamp(t) || Timestamp.parse(t) != nil else { return "must be an ISO 8601 time" }
@@ -116,9 +79,7 @@ public enum EntityRules {
         case .flag:
             guard case .integer(let i) = value, i == 0 || i == 1 else { return "must be 0 or 1" }
         case .sha256:
-            guard let t = value.text, t.utf8.count == 64, t.utf8.allSatisfy({ (48...57).contains($0) || (97...102).contains($0) }) else {
-                return "must be 64 lowercase hexadecimal characters"
-            }
+            guard let t = value.text, isSHA256Hex(t) else { return "must be 64 lowercase hexadecimal characters" }
         case .oneOf(let allowed):
             guard let t = value.text, allowed.contains(t) else { return "must be one of \(allowed.joined(separator: ", "))" }
         }

@@ -58,7 +58,7 @@ public enum MergeRules {
         }
         if change.operation == .insert && change.entity != .patient {
             // Immutable records: the same insert again changes nothing; different content is refused.
-            let identical = change.fields.allSatisfy { name, value in state.fields[name].map { Self.same(value, $0) } ?? (value == .null) }
+            let identical = change.fields.allSatisfy { name, value in state.fields[name].map { value.sameValue(as: $0) } ?? (value == .null) }
             guard identical else { throw Rejection("this \(change.entity.rawValue) already exists with different content") }
             return Merged(state: state, outcome: .superseded, conflicts: [])
         }
@@ -77,7 +77,7 @@ public enum MergeRules {
             // made after seeing the other. Without a declared base, an edit is taken as unseen.
             let reportable = !EntityRules.bookkeeping.contains(name) && currentClock.device != clock.device
                 && change.operation != .insert && currentClock != state.origin
-            if same(value, currentValue) {
+            if value.sameValue(as: currentValue) {
                 if clock > currentClock {
                     state.clocks[name] = clock
                     state.bases[name] = base
@@ -99,13 +99,6 @@ public enum MergeRules {
         }
         let outcome: PushOutcome = !conflicts.isEmpty ? .conflict : applied ? .applied : .superseded
         return Merged(state: state, outcome: outcome, conflicts: conflicts)
-    }
-
-    static func same(_ a: FieldValue, _ b: FieldValue) -> Bool {
-        switch (a, b) {
-        case (.integer, .real), (.real, .integer), (.real, .real): a.real == b.real
-        default: a == b
-        }
     }
 }
 

@@ -41,10 +41,10 @@ struct DataOptions: ParsableArguments {
     }
 
     /// Opens the storage, creating the data directory for the SQLite default.
-    func openStorage() async throws -> any ServerStorage {
+    func openStorage(logger: Logger = Logger(label: "clinic-server")) async throws -> any ServerStorage {
         try FileManager.default.createDirectory(at: dataDirectory, withIntermediateDirectories: true)
         do {
-            return try await Storage.open(configuration.database)
+            return try await Storage.open(configuration.database, logger: logger)
         } catch let error as AdminError {
             throw error
         } catch {
@@ -111,7 +111,7 @@ struct Serve: AsyncParsableCommand {
         config.maxConnections = maxConnections
         var logger = Logger(label: "clinic-server")
         logger.logLevel = ProcessInfo.processInfo.environment["LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
-        let storage = try await data.openStorage()
+        let storage = try await data.openStorage(logger: logger)
         let app = try buildApplication(config, storage: storage, blobs: try FileBlobStorage(root: config.blobs), logger: logger)
         logger.info("clinic-server starting", metadata: ["database": "\(config.database)", "port": "\(port)"])
         try await app.runService()
@@ -162,7 +162,7 @@ struct DeviceCommand: AsyncParsableCommand {
         @OptionGroup var output: JSONOption
 
         func validate() throws {
-            if let deviceId, UUID(uuidString: deviceId) == nil { throw ValidationError("--device-id must be a UUID.") }
+            if let deviceId, UUID(strict: deviceId) == nil { throw ValidationError("--device-id must be a UUID.") }
         }
 
         func run() async throws {

@@ -96,8 +96,8 @@ import Testing
         let first = try store!.changes().last!.hlc
         store = nil // closes it and releases the write lock
         // Reopen with a clock set an hour earlier: timestamps must still grow.
-        let earlier = Environment(now: { Date(timeIntervalSince1970: 1_794_996_400) }, uuid: { UUID() })
-        let reopened = try ClinicStore.open(at: dir, environment: earlier)
+        let earlier = Dependencies(now: { Date(timeIntervalSince1970: 1_794_996_400) }, uuid: { UUID() })
+        let reopened = try ClinicStore.open(at: dir, dependencies: earlier)
         try reopened.addPatient(PatientInput(givenName: "C", familyName: "D"))
         let second = try reopened.changes().last!
         #expect(second.hlc > first && second.sequence == 2)

@@ -6,10 +6,10 @@ import Synchronization
 import Testing
 
 /// A test clock that starts at a fixed time and moves 1 ms per reading, and sequential UUIDs.
-func testEnvironment(start: Date = Date(timeIntervalSince1970: 1_795_000_000)) -> Environment {
+func testDependencies(start: Date = Date(timeIntervalSince1970: 1_795_000_000)) -> Dependencies {
     let ticks = Mutex<Int>(0)
     let ids = Mutex<Int>(0)
-    return Environment(
+    return Dependencies(
         now: { start.addingTimeInterval(Double(ticks.withLock { $0 += 1; return $0 }) / 1000) },
         uuid: {
             let n = ids.withLock { $0 += 1; return $0 }
@@ -23,14 +23,14 @@ enum StoreKind: String, CaseIterable, CustomTestStringConvertible {
 }
 
 /// A store of the given kind in a fresh temporary directory (the audio files always go there).
-func makeStore(_ kind: StoreKind, environment: Environment = testEnvironment()) throws -> (ClinicStore, URL) {
+func makeStore(_ kind: StoreKind, dependencies: Dependencies = testDependencies()) throws -> (ClinicStore, URL) {
     let dir = FileManager.default.temporaryDirectory.appending(path: "clinic-store-\(UUID().uuidString)")
     switch kind {
     case .memory:
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        return (try ClinicStore.inMemory(audioDirectory: dir, environment: environment), dir)
+        return (try ClinicStore.inMemory(audioDirectory: dir, dependencies: dependencies), dir)
     case .file:
-        return (try ClinicStore.create(at: dir, site: "Test site", deviceName: "test", environment: environment), dir)
+        return (try ClinicStore.create(at: dir, site: "Test site", deviceName: "test", dependencies: dependencies), dir)
     }
 }
 
