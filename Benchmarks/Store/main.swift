@@ -71,9 +71,7 @@ for path in inputs {
         let a = try AudioImport.prepare(path: path)
         try store.addRecording(NewRecording(
             patientID: patient.id, location: .AV, recordedAt: Date(), operatorName: nil, device: nil,
-            originalFilename: "x.wav", originalFormat: a.originalFormat, originalSHA256: a.originalSHA256,
-            originalSize: a.originalSize, sampleRate: a.sampleRate, channels: a.channels, frames: a.frames,
-            audio: a.stored, audioFormat: a.storedFormat, audioSHA256: a.storedSHA256, samplesSHA256: a.samplesSHA256))
+            originalFilename: "x.wav", audio: a))
     })
 }
 var copyTimes: [Double] = []

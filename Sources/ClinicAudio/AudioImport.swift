@@ -22,29 +22,10 @@ public struct ImportLimits: Sendable, Equatable {
     }
 }
 
-/// A recording decoded, validated and made ready to store: the bytes to keep and what they are.
-public struct PreparedAudio: Sendable {
-    /// The input's format, e.g. `wav/pcm16`.
-    public var originalFormat: String
-    public var originalSHA256: String
-    public var originalSize: Int64
-    public var sampleRate: Int
-    public var channels: Int
-    public var frames: Int64
-    public var duration: Double { Double(frames) / Double(sampleRate) }
-    /// The bytes the store keeps: lossless FLAC for uncompressed PCM input, else the original bytes.
-    public var stored: [UInt8]
-    public var storedFormat: String
-    public var storedSHA256: String
-    /// SHA-256 of the decoded samples (interleaved, 32-bit little-endian integers, or 64-bit
-    /// floats for float formats): the same audio in any container has the same samples hash.
-    public var samplesSHA256: String
-}
-
 /// Decodes a recording with libsndfile to validate it, and encodes uncompressed PCM losslessly
 /// as FLAC, checking that the FLAC decodes to exactly the same samples.
 public enum AudioImport {
-    public static func prepare(path: String, limits: ImportLimits = ImportLimits()) throws(AudioError) -> PreparedAudio {
+    public static func prepare(path: String, limits: ImportLimits = ImportLimits()) throws(AudioError) -> RecordingAudio {
         let bytes = try readFile(path: path, limits: limits)
         let original = try SoundFile(reading: MemoryFile(bytes))
         let format = original.format
@@ -74,7 +55,7 @@ public enum AudioImport {
             try verifySameSamples(original: bytes, encoded: stored)
             storedFormat = "flac/" + format.encoding.replacingOccurrences(of: "pcm8u", with: "pcm8")
         }
-        return PreparedAudio(
+        return RecordingAudio(
             originalFormat: format.description, originalSHA256: sha256Hex(bytes), originalSize: Int64(bytes.count),
             sampleRate: original.sampleRate, channels: original.channels, frames: framesRead,
             stored: stored, storedFormat: storedFormat, storedSHA256: sha256Hex(stored),

@@ -10,38 +10,18 @@ public struct NewRecording: Sendable {
     public var operatorName: String?
     public var device: String?
     public var originalFilename: String
-    public var originalFormat: String
-    public var originalSHA256: String
-    public var originalSize: Int64
-    public var sampleRate: Int
-    public var channels: Int
-    public var frames: Int64
-    /// The bytes to keep and their format and SHA-256.
-    public var audio: [UInt8]
-    public var audioFormat: String
-    public var audioSHA256: String
-    /// SHA-256 of the decoded samples, for duplicate detection across containers.
-    public var samplesSHA256: String
+    /// The checked audio and the facts about the input (`AudioImport.prepare`).
+    public var audio: RecordingAudio
 
     public init(patientID: UUID, location: AuscultationLocation, recordedAt: Date, operatorName: String?, device: String?,
-                originalFilename: String, originalFormat: String, originalSHA256: String, originalSize: Int64,
-                sampleRate: Int, channels: Int, frames: Int64, audio: [UInt8], audioFormat: String, audioSHA256: String, samplesSHA256: String) {
+                originalFilename: String, audio: RecordingAudio) {
         self.patientID = patientID
         self.location = location
         self.recordedAt = recordedAt
         self.operatorName = operatorName
         self.device = device
         self.originalFilename = originalFilename
-        self.originalFormat = originalFormat
-        self.originalSHA256 = originalSHA256
-        self.originalSize = originalSize
-        self.sampleRate = sampleRate
-        self.channels = channels
-        self.frames = frames
         self.audio = audio
-        self.audioFormat = audioFormat
-        self.audioSHA256 = audioSHA256
-        self.samplesSHA256 = samplesSHA256
     }
 }
 
@@ -56,7 +36,8 @@ extension ClinicStore {
         let operatorName = try new.operatorName.map { try schema.text($0, "operator") }
         let device = try new.device.map { try schema.text($0, "device") }
         let filename = try schema.text(new.originalFilename, "original_filename")
-        guard isSHA256Hex(new.audioSHA256) else { throw ClinicError.invalid("The audio hash is malformed.") }
+        let audio = new.audio
+        guard isSHA256Hex(audio.storedSHA256) else { throw ClinicError.invalid("The audio hash is malformed.") }
 
         // Check before writing any file, so refused input leaves the store exactly as it was.
         try writer.read { db in try checkCanAdd(db, new, allowDuplicate: allowDuplicate) }
@@ -64,20 +45,20 @@ extension ClinicStore {
         let recording = Recording(
             id: dependencies.uuid(), patientID: new.patientID, location: new.location,
             recordedAt: Timestamp.format(new.recordedAt), operatorName: operatorName, device: device,
-            originalFilename: filename, originalFormat: new.originalFormat, originalSHA256: new.originalSHA256,
-            originalSize: new.originalSize, storedFormat: new.audioFormat, sampleRate: new.sampleRate,
-            channels: new.channels, frames: new.frames, duration: Double(new.frames) / Double(new.sampleRate),
-            audioSHA256: new.audioSHA256, audioSize: Int64(new.audio.count), samplesSHA256: new.samplesSHA256,
+            originalFilename: filename, originalFormat: audio.originalFormat, originalSHA256: audio.originalSHA256,
+            originalSize: audio.originalSize, storedFormat: audio.storedFormat, sampleRate: audio.sampleRate,
+            channels: audio.channels, frames: audio.frames, duration: audio.duration,
+            audioSHA256: audio.storedSHA256, audioSize: Int64(audio.stored.count), samplesSHA256: audio.samplesSHA256,
             createdAt: Timestamp.format(dependencies.now()))
 
-        let staged = try blobs.stage(new.audio, sha256: new.audioSHA256, token: recording.id.lowercased)
+        let staged = try blobs.stage(audio.stored, sha256: audio.storedSHA256, token: recording.id.lowercased)
         FaultInjection.point("after-stage")
         try writer.write { db in
             try checkCanAdd(db, new, allowDuplicate: allowDuplicate)
             try db.insert("recordings", recording.fields)
             try recordChange(db, entity: .recording, id: recording.id, operation: .insert, fields: recording.fields)
             FaultInjection.point("before-publish")
-            try blobs.publish(staged: staged, sha256: new.audioSHA256)
+            try blobs.publish(staged: staged, sha256: audio.storedSHA256)
             FaultInjection.point("before-commit")
         }
         FaultInjection.point("after-commit")
@@ -95,7 +76,7 @@ extension ClinicStore {
             SELECT id FROM recordings
             WHERE patient_id = ? AND deleted = 0 AND (samples_sha256 = ? OR original_sha256 = ?)
             ORDER BY created_at LIMIT 1
-            """, arguments: [new.patientID.lowercased, new.samplesSHA256, new.originalSHA256]) {
+            """, arguments: [new.patientID.lowercased, new.audio.samplesSHA256, new.audio.originalSHA256]) {
             throw ClinicError(.duplicate, "This audio is already stored for this patient as recording \(existing). Nothing was added. To store it again anyway, pass --allow-duplicate.")
         }
     }

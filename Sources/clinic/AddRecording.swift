@@ -52,11 +52,7 @@ struct AddRecording: ParsableCommand {
         let recording = try store.addRecording(NewRecording(
             patientID: patientID, location: AuscultationLocation(userText: location)!, recordedAt: recordedAt,
             operatorName: operatorName, device: device,
-            originalFilename: URL(fileURLWithPath: file).lastPathComponent,
-            originalFormat: audio.originalFormat, originalSHA256: audio.originalSHA256, originalSize: audio.originalSize,
-            sampleRate: audio.sampleRate, channels: audio.channels, frames: audio.frames,
-            audio: audio.stored, audioFormat: audio.storedFormat, audioSHA256: audio.storedSHA256,
-            samplesSHA256: audio.samplesSHA256
+            originalFilename: URL(fileURLWithPath: file).lastPathComponent, audio: audio
         ), allowDuplicate: allowDuplicate)
         if output.json { try Output.json(recording); return }
         print(recording.id.lowercased)

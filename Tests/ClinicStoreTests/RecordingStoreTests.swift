@@ -59,14 +59,14 @@ import Testing
         let kept = try store.addRecording(try newRecording(other, patient: p.id))
         // Simulate a crash after the audio was staged and linked but before the row committed.
         let new = try newRecording(sample, patient: p.id)
-        let staged = try store.blobs.stage(new.audio, sha256: new.audioSHA256, token: "crashed")
-        try store.blobs.publish(staged: staged, sha256: new.audioSHA256)
+        let staged = try store.blobs.stage(new.audio.stored, sha256: new.audio.storedSHA256, token: "crashed")
+        try store.blobs.publish(staged: staged, sha256: new.audio.storedSHA256)
         // A staged copy of audio that did commit (crash after commit, before cleanup).
         _ = try store.blobs.stage(try store.audio(of: kept), sha256: kept.audioSHA256, token: "committed")
         let report = try store.doctor()
         #expect(report.recoveredImports == 2)
         #expect(report.clean, "\(report.problems)")
-        #expect(!FileManager.default.fileExists(atPath: store.blobs.path(for: new.audioSHA256).path))
+        #expect(!FileManager.default.fileExists(atPath: store.blobs.path(for: new.audio.storedSHA256).path))
         #expect(FileManager.default.fileExists(atPath: store.blobs.path(for: kept.audioSHA256).path))
     }
 

@@ -45,8 +45,5 @@ func newRecording(_ path: String, patient: UUID, location: AuscultationLocation 
     let a = try AudioImport.prepare(path: path)
     return NewRecording(
         patientID: patient, location: location, recordedAt: Date(timeIntervalSince1970: 1_795_000_000),
-        operatorName: "Nurse", device: "Steth", originalFilename: URL(fileURLWithPath: path).lastPathComponent,
-        originalFormat: a.originalFormat, originalSHA256: a.originalSHA256, originalSize: a.originalSize,
-        sampleRate: a.sampleRate, channels: a.channels, frames: a.frames, audio: a.stored,
-        audioFormat: a.storedFormat, audioSHA256: a.storedSHA256, samplesSHA256: a.samplesSHA256)
+        operatorName: "Nurse", device: "Steth", originalFilename: URL(fileURLWithPath: path).lastPathComponent, audio: a)
 }

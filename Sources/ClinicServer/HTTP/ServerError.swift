@@ -31,9 +31,3 @@ public struct ServerError: Error, HTTPResponseError, Sendable {
     static func notFound(_ message: String) -> ServerError { .init(.notFound, "not_found", message) }
     static func internalError(_ message: String) -> ServerError { .init(.internalServerError, "internal", message) }
 }
-
-/// Errors of the admin commands, printed to the administrator.
-public struct AdminError: Error, CustomStringConvertible, Sendable {
-    public var description: String
-    public init(_ description: String) { self.description = description }
-}

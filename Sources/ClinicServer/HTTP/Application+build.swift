@@ -62,47 +62,9 @@ public func buildRouter(_ config: ServerConfiguration, storage: any ServerStorag
     return router
 }
 
-/// Checks `Authorization: Bearer <token>` against the stored hashes of unrevoked devices.
-struct DeviceAuthenticator: RouterMiddleware {
-    let storage: any ServerStorage
-
-    func handle(_ request: Request, context: ClinicRequestContext,
-                next: (Request, ClinicRequestContext) async throws -> Response) async throws -> Response {
-        guard let header = request.headers[.authorization], header.hasPrefix("Bearer ") else { throw ServerError.unauthorized }
-        // HTTP's optional white space is spaces and tabs only (RFC 9110 §5.6.3): a no-break
-        // space or any other Unicode space is part of the token, which then does not match.
-        var token = header.dropFirst("Bearer ".count)
-        while let c = token.first, c == " " || c == "\t" { token = token.dropFirst() }
-        while let c = token.last, c == " " || c == "\t" { token = token.dropLast() }
-        guard Tokens.isWellFormed(String(token)) else { throw ServerError.unauthorized }
-        let hash = Tokens.hash(String(token))
-        guard let (device, stored) = try await storage.device(tokenHash: hash), Tokens.constantTimeEqual(hash, stored) else {
-            throw ServerError.unauthorized
-        }
-        var context = context
-        context.device = device
-        return try await next(request, context)
-    }
-}
-
 extension TimeAmount {
     init(_ duration: Duration) {
         let (seconds, attoseconds) = duration.components
         self = .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
-    }
-}
-
-/// A JSON response from any Encodable.
-func JSONResponse(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
-    Response(status: status, headers: [.contentType: "application/json"],
-             body: .init(byteBuffer: ByteBuffer(bytes: try JSON.encoder.encode(value))))
-}
-
-/// The body, or 413 with an error body when it is larger than `limit`.
-func collect(_ request: Request, limit: Int) async throws -> ByteBuffer {
-    do {
-        return try await request.body.collect(upTo: limit)
-    } catch is NIOTooManyBytesError {
-        throw ServerError(.contentTooLarge, "too_large", "The request body is larger than \(limit) bytes (see /v1/capabilities).")
     }
 }

@@ -33,26 +33,3 @@ public struct DeviceRecord: Codable, Sendable, Equatable {
         try c.encodeIfPresent(revokedAt, forKey: .revokedAt)
     }
 }
-
-enum JSON {
-    static let encoder: JSONEncoder = {
-        let e = JSONEncoder()
-        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return e
-    }()
-
-    static func text(_ value: some Encodable) throws -> String {
-        String(decoding: try encoder.encode(value), as: UTF8.self)
-    }
-
-    static func decode<T: Decodable>(_ type: T.Type, _ text: String) throws -> T {
-        try JSONDecoder().decode(type, from: Data(text.utf8))
-    }
-}
-
-extension PushOutcome {
-    init(stored: String) throws {
-        guard let value = PushOutcome(rawValue: stored) else { throw ServerError.internalError("bad outcome in database") }
-        self = value
-    }
-}
