@@ -19,19 +19,23 @@ public struct Capabilities: Codable, Sendable, Equatable {
     public var chunkBytes: Int
     /// Most changes one pull returns.
     public var maxPull: Int
+    /// Largest blob the server stores, bytes (absent from older servers).
+    public var maxBlobBytes: Int64?
 
-    public init(protocolVersion: Int, serverVersion: String, maxRequestBytes: Int, maxBatch: Int, chunkBytes: Int, maxPull: Int) {
+    public init(protocolVersion: Int, serverVersion: String, maxRequestBytes: Int, maxBatch: Int, chunkBytes: Int, maxPull: Int,
+                maxBlobBytes: Int64? = nil) {
         self.protocolVersion = protocolVersion
         self.serverVersion = serverVersion
         self.maxRequestBytes = maxRequestBytes
         self.maxBatch = maxBatch
         self.chunkBytes = chunkBytes
         self.maxPull = maxPull
+        self.maxBlobBytes = maxBlobBytes
     }
 
     enum CodingKeys: String, CodingKey {
         case protocolVersion = "protocol_version", serverVersion = "server_version", maxRequestBytes = "max_request_bytes"
-        case maxBatch = "max_batch", chunkBytes = "chunk_bytes", maxPull = "max_pull"
+        case maxBatch = "max_batch", chunkBytes = "chunk_bytes", maxPull = "max_pull", maxBlobBytes = "max_blob_bytes"
     }
 }
 

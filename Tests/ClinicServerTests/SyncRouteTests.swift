@@ -29,6 +29,7 @@ import Testing
             try await client.execute(uri: "/v1/capabilities", method: .get, headers: auth(f.tokenA1)) { r in
                 let caps = try decode(Capabilities.self, r)
                 #expect(caps.protocolVersion == 1 && caps.maxBatch == 100 && caps.chunkBytes == 64 * 1024)
+                #expect(caps.maxBlobBytes == f.config.maxBlobBytes)
             }
         }
     }

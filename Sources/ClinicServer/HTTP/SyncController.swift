@@ -14,7 +14,7 @@ struct SyncController {
             _ = try context.requireDevice()
             return try JSONResponse(Capabilities(protocolVersion: SyncProtocol.version, serverVersion: ClinicServerInfo.version,
                                                  maxRequestBytes: config.maxRequestBytes, maxBatch: config.maxBatch,
-                                                 chunkBytes: config.chunkBytes, maxPull: config.maxPull))
+                                                 chunkBytes: config.chunkBytes, maxPull: config.maxPull, maxBlobBytes: config.maxBlobBytes))
         }
         group.post("changes") { request, context in
             let device = try context.requireDevice()
