@@ -30,6 +30,7 @@ let package = Package(
         .systemLibrary(name: "CSndfile", providers: [.apt(["libsndfile1-dev"])]),
         .systemLibrary(name: "CFFTW", providers: [.apt(["libfftw3-dev"])]),
         .systemLibrary(name: "CSoxr", providers: [.apt(["libsoxr-dev"])]),
+        .systemLibrary(name: "CCurl", providers: [.apt(["libcurl4-openssl-dev"])]),
 
         // ClinicAudio's FMA and AVX2 inner loops (the envelope's first-order filter, glibc
         // libmvec's vector log and exp), chosen at run time: Swift cannot enable FMA or AVX
@@ -53,8 +54,11 @@ let package = Package(
             plugins: ["EmbedMigrations"]
         ),
 
-        // The sync protocol's types and the merge rules, shared by the client and the server.
+        // The sync protocol's types and the merge rules, shared by the client and the server;
+        // the client's decisions (SyncMachine).
         .target(name: "ClinicSync", dependencies: ["ClinicCore"]),
+        // The sync client's HTTP transport: the only importer of CCurl.
+        .target(name: "ClinicSyncCurl", dependencies: ["CCurl", "ClinicCore", "ClinicSync"]),
 
         // The central server as a library (buildApplication), with SQLite and PostgreSQL backends.
         // The field CLI must not link it.
@@ -138,6 +142,8 @@ let package = Package(
         ),
         .testTarget(name: "ClinicCLITests", dependencies: ["ClinicCore", "ClinicAudio"]),
         .testTarget(name: "ClinicSyncTests", dependencies: ["ClinicSync"]),
+        // The transport against a real clinic-server on 127.0.0.1 and a fake one that answers badly.
+        .testTarget(name: "ClinicSyncCurlTests", dependencies: ["ClinicSyncCurl", "ClinicSync", "ClinicServer"]),
         .testTarget(
             name: "ClinicServerTests",
             dependencies: [
