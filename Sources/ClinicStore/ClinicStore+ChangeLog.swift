@@ -22,6 +22,22 @@ extension ClinicStore {
                 """,
             arguments: [dependencies.uuid().lowercased, entity.rawValue, id.lowercased, operation.rawValue, json,
                         hlc.description, deviceID])
+        // Each field's clock is now this write's (a local write is later than any it has seen).
+        let clock = "\(hlc)@\(deviceID)"
+        let statement = try db.cachedStatement(sql: """
+            INSERT INTO field_clocks(entity, entity_id, field, clock) VALUES (?, ?, ?, ?)
+            ON CONFLICT(entity, entity_id, field) DO UPDATE SET clock = excluded.clock WHERE excluded.clock > field_clocks.clock
+            """)
+        for field in fields { try statement.execute(arguments: [entity.rawValue, id.lowercased, field.name, clock]) }
+    }
+
+    /// The clock (`HLC@device`) of each field of a record: what a push sends as `base`.
+    public func fieldClocks(_ entity: EntityKind, id: UUID) throws -> [String: String] {
+        try writer.read { db in
+            let rows = try Row.fetchAll(db, sql: "SELECT field, clock FROM field_clocks WHERE entity = ? AND entity_id = ?",
+                                        arguments: [entity.rawValue, id.lowercased])
+            return Dictionary(uniqueKeysWithValues: rows.map { ($0["field"] as String, $0["clock"] as String) })
+        }
     }
 
     static let jsonEncoder: JSONEncoder = {

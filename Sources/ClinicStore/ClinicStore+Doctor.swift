@@ -106,12 +106,19 @@ extension ClinicStore {
     func changeLogProblems() throws -> [String] {
         var problems: [String] = []
         try writer.read { db in
-            for (entity, table) in [(EntityKind.patient, "patients"), (.recording, "recordings"), (.assessment, "assessments")] {
+            var clocks: [String: String] = [:]  // "entity/id/field" -> the latest clock the log gives it
+            for entity in EntityKind.allCases {
+                let table = EntitySchema.of(entity).table
                 var replayed: [String: [String: FieldValue]] = [:]
                 let entries = try Row.fetchCursor(db, sql: "SELECT * FROM change_log WHERE entity = ? ORDER BY seq", arguments: [entity.rawValue])
                 while let row = try entries.next() {
                     let change = try Self.change(from: row)
                     let id = change.entityID.lowercased
+                    let clock = "\(change.hlc)@\(change.deviceID.lowercased)"
+                    for name in change.fields.keys {
+                        let key = "\(entity.rawValue)/\(id)/\(name)"
+                        if clocks[key].map({ $0 < clock }) ?? true { clocks[key] = clock }
+                    }
                     if change.operation == .insert {
                         if replayed[id] != nil { problems.append("change log: \(entity.rawValue) \(id) is inserted twice") }
                         replayed[id] = change.fields
@@ -141,6 +148,14 @@ extension ClinicStore {
                     problems.append("change log: \(entity.rawValue) \(id) is logged but missing from the table")
                 }
             }
+            let stored = try Row.fetchCursor(db, sql: "SELECT entity, entity_id, field, clock FROM field_clocks")
+            while let row = try stored.next() {
+                let key = "\(row["entity"] as String)/\(row["entity_id"] as String)/\(row["field"] as String)"
+                if clocks.removeValue(forKey: key) != (row["clock"] as String) {
+                    problems.append("field clocks: \(key) differs from the change log")
+                }
+            }
+            for key in clocks.keys.sorted() { problems.append("field clocks: \(key) is missing") }
         }
         return problems
     }
