@@ -6,7 +6,7 @@ import NIOCore
 /// Hand-written JSON for the hot wire types: the pull page, push results, feed entries and
 /// record states. The output has the same shape as `JSON.encoder` (sorted keys, optional keys
 /// omitted, slashes not escaped), which the tests check; it exists because `JSONEncoder`
-/// dominated the server's CPU under load (see docs/architecture.md, "Server performance").
+/// dominated the server's CPU under load (see docs/performance.md, "Server").
 struct JSONWriter {
     var bytes: [UInt8] = []
 
