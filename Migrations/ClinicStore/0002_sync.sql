@@ -18,6 +18,19 @@ SELECT c.entity, c.entity_id, f.key, MAX(c.hlc || '@' || c.device_id)
 FROM change_log AS c, json_each(c.fields) AS f
 GROUP BY c.entity, c.entity_id, f.key;
 
+-- Each change's base: for each field it changes, the clock of the value it replaced (the
+-- field's clock when the change was written; absent for a field with no earlier value).
+-- Sent with the change on push. Older entries get theirs from the log before them.
+ALTER TABLE change_log ADD COLUMN base TEXT CHECK (base IS NULL OR json_valid(base));
+UPDATE change_log SET base = (
+    SELECT json_group_object(key, clock) FROM (
+        SELECT f.key AS key,
+               (SELECT MAX(p.hlc || '@' || p.device_id) FROM change_log AS p, json_each(p.fields) AS pf
+                WHERE p.entity = change_log.entity AND p.entity_id = change_log.entity_id
+                  AND p.seq < change_log.seq AND pf.key = f.key) AS clock
+        FROM json_each(change_log.fields) AS f)
+    WHERE clock IS NOT NULL);
+
 -- The sync cursors and the last run: push_cursor (highest acknowledged seq), pull_cursor
 -- (the server's `next`), last_sync_at, last_result, last_error. Each cursor is saved in the
 -- same transaction as the work it covers.

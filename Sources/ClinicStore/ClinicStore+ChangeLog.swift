@@ -15,13 +15,20 @@ extension ClinicStore {
         var object: [String: FieldValue] = [:]
         for field in fields { object[field.name] = field.value }
         let json = String(decoding: try Self.jsonEncoder.encode(object), as: UTF8.self)
+        // The base: the clocks of the values this change replaces, as they stand before it.
+        let current = try Row.fetchAll(db.cachedStatement(sql: "SELECT field, clock FROM field_clocks WHERE entity = ? AND entity_id = ?"),
+                                       arguments: [entity.rawValue, id.lowercased])
+        var base: [String: String] = [:]
+        let changed = Set(fields.map(\.name))
+        for row in current where changed.contains(row["field"]) { base[row["field"]] = row["clock"] as String }
+        let baseJSON = String(decoding: try Self.jsonEncoder.encode(base), as: UTF8.self)
         try db.execute(
             sql: """
-                INSERT INTO change_log(change_id, entity, entity_id, op, fields, hlc, device_id)
-                VALUES (?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO change_log(change_id, entity, entity_id, op, fields, hlc, device_id, base)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                 """,
             arguments: [dependencies.uuid().lowercased, entity.rawValue, id.lowercased, operation.rawValue, json,
-                        hlc.description, deviceID])
+                        hlc.description, deviceID, baseJSON])
         // Each field's clock is now this write's (a local write is later than any it has seen).
         let clock = "\(hlc)@\(deviceID)"
         let statement = try db.cachedStatement(sql: """

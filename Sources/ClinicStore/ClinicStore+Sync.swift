@@ -1,0 +1,117 @@
+import ClinicCore
+import Foundation
+import GRDB
+
+/// A change-log entry waiting to be pushed, with what the push needs beside it.
+public struct PendingChange: Sendable, Equatable {
+    public var change: Change
+    /// For each field it changes that had a value before: the clock (`HLC@device`) of that value.
+    public var base: [String: String]
+    /// The audio the server must hold first (a recording's insert): its SHA-256 and size.
+    public var audio: (sha256: String, size: Int64)?
+
+    public static func == (a: Self, b: Self) -> Bool {
+        a.change == b.change && a.base == b.base && a.audio?.sha256 == b.audio?.sha256 && a.audio?.size == b.audio?.size
+    }
+}
+
+/// Where sync stands: cursors and the last run (`sync_state`, migration 0002).
+public struct SyncState: Sendable, Equatable {
+    /// The highest seq the server has answered for.
+    public var pushCursor: Int64 = 0
+    /// The server's `next` after the last applied page.
+    public var pullCursor: Int64 = 0
+    public var lastSyncAt: String?
+    public var lastResult: String?
+    public var lastError: String?
+}
+
+extension ClinicStore {
+    /// Entries after the push cursor, oldest first, at most `limit`, with their bases and audio.
+    public func pendingChanges(limit: Int = 1_000) throws -> [PendingChange] {
+        try writer.read { db in
+            let cursor = try Self.syncState(db).pushCursor
+            return try Row.fetchAll(db, sql: "SELECT * FROM change_log WHERE seq > ? ORDER BY seq LIMIT ?", arguments: [cursor, limit]).map { row in
+                let change = try Self.change(from: row)
+                let baseText: String = row["base"] ?? "{}"
+                let base = try JSONDecoder().decode([String: String].self, from: Data(baseText.utf8))
+                var audio: (String, Int64)?
+                if change.entity == .recording, change.operation == .insert,
+                   let sha = change.fields["audio_sha256"]?.text, let size = change.fields["audio_size"]?.integer {
+                    audio = (sha, size)
+                }
+                return PendingChange(change: change, base: base, audio: audio)
+            }
+        }
+    }
+
+    /// Records the server's answers to a push in one transaction: the rejected entries with
+    /// their reasons, and the push cursor moved to the highest seq answered.
+    public func recordPushAnswers(_ answers: [(seq: Int64, rejection: String?)]) throws {
+        guard let highest = answers.map(\.seq).max() else { return }
+        let now = Timestamp.format(dependencies.now())
+        try writer.write { db in
+            for (seq, rejection) in answers {
+                guard let reason = rejection else { continue }
+                try db.execute(sql: "INSERT INTO sync_rejections(seq, reason, rejected_at) VALUES (?, ?, ?) ON CONFLICT(seq) DO NOTHING",
+                               arguments: [seq, reason, now])
+            }
+            let cursor = try Self.syncState(db).pushCursor
+            try Self.setSyncValue(db, "push_cursor", String(max(cursor, highest)))
+        }
+    }
+
+    /// Entries the server rejected, oldest first: seq and reason.
+    public func syncRejections() throws -> [(seq: Int64, reason: String)] {
+        try writer.read { db in
+            try Row.fetchAll(db, sql: "SELECT seq, reason FROM sync_rejections ORDER BY seq").map { ($0["seq"], $0["reason"]) }
+        }
+    }
+
+    /// Notes that the server holds this audio for the site, so it is not asked again.
+    public func markServerHolds(audio sha256: String) throws {
+        guard isSHA256Hex(sha256) else { throw ClinicError.invalid("The audio hash is malformed.") }
+        try writer.write { db in
+            try db.execute(sql: "INSERT INTO server_blobs(sha256, confirmed_at) VALUES (?, ?) ON CONFLICT(sha256) DO NOTHING",
+                           arguments: [sha256, Timestamp.format(dependencies.now())])
+        }
+    }
+
+    public func serverHolds(audio sha256: String) throws -> Bool {
+        try writer.read { db in try Bool.fetchOne(db, sql: "SELECT 1 FROM server_blobs WHERE sha256 = ?", arguments: [sha256]) ?? false }
+    }
+
+    public func syncState() throws -> SyncState { try writer.read { db in try Self.syncState(db) } }
+
+    /// Records how a run ended (`error` nil: it finished).
+    public func recordSyncResult(_ result: String, error: String?) throws {
+        try writer.write { db in
+            try Self.setSyncValue(db, "last_sync_at", Timestamp.format(dependencies.now()))
+            try Self.setSyncValue(db, "last_result", result)
+            if let error { try Self.setSyncValue(db, "last_error", error) } else {
+                try db.execute(sql: "DELETE FROM sync_state WHERE key = 'last_error'")
+            }
+        }
+    }
+
+    static func syncState(_ db: Database) throws -> SyncState {
+        var state = SyncState()
+        for row in try Row.fetchAll(db, sql: "SELECT key, value FROM sync_state") {
+            let value: String = row["value"]
+            switch row["key"] as String {
+            case "push_cursor": state.pushCursor = Int64(value) ?? 0
+            case "pull_cursor": state.pullCursor = Int64(value) ?? 0
+            case "last_sync_at": state.lastSyncAt = value
+            case "last_result": state.lastResult = value
+            case "last_error": state.lastError = value
+            default: break
+            }
+        }
+        return state
+    }
+
+    static func setSyncValue(_ db: Database, _ key: String, _ value: String) throws {
+        try db.execute(sql: "INSERT INTO sync_state(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                       arguments: [key, value])
+    }
+}
