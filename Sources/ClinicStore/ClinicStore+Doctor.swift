@@ -21,16 +21,25 @@ public struct StoreStatus: Sendable, Codable {
     public var recordings: Int
     public var assessments: Int
     public var changes: Int64
-    /// Changes not yet acknowledged by a server (all of them until sync exists).
+    /// Changes no server has answered for yet (after the push cursor).
     public var pendingChanges: Int64
+    /// Bytes of audio the server is not known to hold.
+    public var pendingAudioBytes: Int64
+    /// Changes the server rejected (kept, with their reasons).
+    public var rejectedChanges: Int64
+    /// When the last sync ran, how it ended, and its error if it failed.
+    public var lastSyncAt: String?
+    public var lastSyncResult: String?
+    public var lastSyncError: String?
     public var audioBytes: Int64
     public var databaseBytes: Int64
     public var store: String
 
     enum CodingKeys: String, CodingKey {
         case site, deviceID = "device_id", deviceName = "device_name", patients, deletedPatients = "deleted_patients"
-        case recordings, assessments, changes, pendingChanges = "pending_changes", audioBytes = "audio_bytes"
-        case databaseBytes = "database_bytes", store
+        case recordings, assessments, changes, pendingChanges = "pending_changes", pendingAudioBytes = "pending_audio_bytes"
+        case rejectedChanges = "rejected_changes", lastSyncAt = "last_sync_at", lastSyncResult = "last_sync_result"
+        case lastSyncError = "last_sync_error", audioBytes = "audio_bytes", databaseBytes = "database_bytes", store
     }
 }
 
@@ -40,6 +49,7 @@ extension ClinicStore {
         return try writer.read { db in
             func count(_ sql: String) throws -> Int64 { try Int64.fetchOne(db, sql: sql) ?? 0 }
             let dbBytes = try count("SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()")
+            let sync = try Self.syncState(db)
             return StoreStatus(
                 site: identity.site, deviceID: identity.deviceID, deviceName: identity.deviceName,
                 patients: Int(try count("SELECT COUNT(*) FROM patients WHERE deleted = 0")),
@@ -47,7 +57,13 @@ extension ClinicStore {
                 recordings: Int(try count("SELECT COUNT(*) FROM recordings WHERE deleted = 0")),
                 assessments: Int(try count("SELECT COUNT(*) FROM assessments")),
                 changes: try count("SELECT COUNT(*) FROM change_log"),
-                pendingChanges: try count("SELECT COUNT(*) FROM change_log"),
+                pendingChanges: try Int64.fetchOne(db, sql: "SELECT COUNT(*) FROM change_log WHERE seq > ?", arguments: [sync.pushCursor]) ?? 0,
+                pendingAudioBytes: try count("""
+                    SELECT COALESCE(SUM(size), 0) FROM (SELECT DISTINCT audio_sha256, audio_size AS size FROM recordings
+                    WHERE audio_sha256 NOT IN (SELECT sha256 FROM server_blobs))
+                    """),
+                rejectedChanges: try count("SELECT COUNT(*) FROM sync_rejections"),
+                lastSyncAt: sync.lastSyncAt, lastSyncResult: sync.lastResult, lastSyncError: sync.lastError,
                 audioBytes: try count("SELECT COALESCE(SUM(size), 0) FROM (SELECT DISTINCT audio_sha256, audio_size AS size FROM recordings)"),
                 databaseBytes: dbBytes, store: directory?.path ?? ":memory:")
         }

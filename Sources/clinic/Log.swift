@@ -38,7 +38,9 @@ struct Status: ParsableCommand {
         print("Patients     \(status.patients)\(status.deletedPatients > 0 ? " (+\(status.deletedPatients) deleted)" : "")")
         print("Recordings   \(status.recordings)")
         print("Assessments  \(status.assessments)")
-        print("Changes      \(status.changes) (\(status.pendingChanges) not yet synced)")
+        print("Changes      \(status.changes) (\(status.pendingChanges) not yet synced\(status.rejectedChanges > 0 ? ", \(status.rejectedChanges) rejected by the server" : ""))")
+        print("Sync         \(status.lastSyncAt.map { "last run \($0): \(status.lastSyncResult ?? "?")" } ?? "never run")\(status.pendingAudioBytes > 0 ? "; \(status.pendingAudioBytes / 1024) KB of audio to upload" : "")")
+        if let error = status.lastSyncError { print("Last error   \(error)") }
         print("Size         \(status.audioBytes / 1024) KB audio, \(status.databaseBytes / 1024) KB database")
     }
 }

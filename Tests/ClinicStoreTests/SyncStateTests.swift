@@ -59,6 +59,14 @@ import Testing
         // An answer again (a replayed push) changes nothing; the cursor never goes back.
         try store.recordPushAnswers([(1, nil), (2, "a reason")])
         #expect(try store.syncRejections().count == 1 && store.syncState().pushCursor == 2)
+        // clinic status tells the same.
+        var status = try store.status()
+        #expect(status.changes == 3 && status.pendingChanges == 1 && status.rejectedChanges == 1)
+        #expect(status.pendingAudioBytes == recording.audio!.size && status.lastSyncAt == nil)
+        try store.markServerHolds(audio: recording.audio!.sha256)
+        try store.recordSyncResult("failed", error: "no network")
+        status = try store.status()
+        #expect(status.pendingAudioBytes == 0 && status.lastSyncResult == "failed" && status.lastSyncError == "no network")
         #expect(try store.doctor().clean)
     }
 

@@ -30,7 +30,9 @@ final class FakeServer: @unchecked Sendable {
         thread = Thread {
             while true {
                 let client = accept(listener, nil, nil)
-                if client < 0 { return }
+                // Woken by stop(): this thread closes the socket, so its number is not reused
+                // (and accepted from) while the thread still runs.
+                if client < 0 { close(listener); return }
                 var buffer = [UInt8](repeating: 0, count: 65_536)
                 var seen: [UInt8] = []
                 while !seen.contains(subsequence: [13, 10, 13, 10]) {
@@ -48,7 +50,7 @@ final class FakeServer: @unchecked Sendable {
 
     var url: String { "http://127.0.0.1:\(port)" }
 
-    func stop() { shutdown(fd, Int32(SHUT_RDWR)); close(fd) }
+    func stop() { shutdown(fd, Int32(SHUT_RDWR)) }
 
     static func http(_ status: String, _ headers: [String], _ body: String, declaredLength: Int? = nil) -> [UInt8] {
         let head = (["HTTP/1.1 \(status)", "Content-Length: \(declaredLength ?? body.utf8.count)", "Connection: close"] + headers).joined(separator: "\r\n")
