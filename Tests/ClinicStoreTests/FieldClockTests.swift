@@ -7,14 +7,17 @@ import Testing
 /// Per-field clocks (migration 0002): backfilled from the change log of a store made before
 /// it, kept in step by every write, and checked by `clinic doctor`.
 @Suite struct FieldClockTests {
-    @Test func migrationBackfillsEachFieldsLatestClockFromTheLog() throws {
+    /// A store made before 0002: each field gets its latest clock, and each entry its base
+    /// (the clocks of the values it replaced) from the log before it.
+    @Test func migrationBackfillsClocksAndBasesFromTheLog() throws {
         let db = try DatabaseQueue()
         try ClinicStore.migrate(db, upTo: "0001_initial")
         let device = "6b1e0f66-2a53-4c58-9d8e-2a0a6f1c9e01", id = "7c1e0f66-2a53-4c58-9d8e-2a0a6f1c9e02"
         try db.write { db in
             for (hlc, fields) in [("0001795000000000-00000", #"{"given_name":"A","family_name":"B"}"#),
                                   ("0001795000000500-00000", #"{"given_name":"C"}"#),
-                                  ("0001795000000500-00001", #"{"notes":"n"}"#)] {
+                                  ("0001795000000500-00001", #"{"notes":"n"}"#),
+                                  ("0001795000000400-00000", #"{"given_name":"D"}"#)] {
                 try db.execute(sql: "INSERT INTO change_log(change_id, entity, entity_id, op, fields, hlc, device_id) VALUES (?, 'patient', ?, 'update', ?, ?, ?)",
                                arguments: [UUID().lowercased, id, fields, hlc, device])
             }
@@ -23,8 +26,11 @@ import Testing
         let clocks = try db.read { db in
             Dictionary(uniqueKeysWithValues: try Row.fetchAll(db, sql: "SELECT field, clock FROM field_clocks").map { ($0["field"] as String, $0["clock"] as String) })
         }
+        // The latest clock wins, not the last entry (seq 4 carries an older clock).
         #expect(clocks == ["given_name": "0001795000000500-00000@\(device)", "family_name": "0001795000000000-00000@\(device)",
                            "notes": "0001795000000500-00001@\(device)"])
+        let bases = try db.read { db in try String.fetchAll(db, sql: "SELECT base FROM change_log ORDER BY seq") }
+        #expect(bases == ["{}", #"{"given_name":"0001795000000000-00000@\#(device)"}"#, "{}", #"{"given_name":"0001795000000500-00000@\#(device)"}"#])
     }
 
     @Test func everyWriteSetsTheClocksOfTheFieldsItChanges() throws {

@@ -24,23 +24,6 @@ import Testing
         #expect(Set(pending[2].base.keys) == ["given_name", "notes", "updated_at"])
     }
 
-    @Test func migrationGivesOlderEntriesTheirBaseFromTheLogBeforeThem() throws {
-        let db = try DatabaseQueue()
-        try ClinicStore.migrate(db, upTo: "0001_initial")
-        let device = "6b1e0f66-2a53-4c58-9d8e-2a0a6f1c9e01", id = "7c1e0f66-2a53-4c58-9d8e-2a0a6f1c9e02"
-        try db.write { db in
-            for (hlc, fields) in [("0001795000000000-00000", #"{"given_name":"A","family_name":"B"}"#),
-                                  ("0001795000000500-00000", #"{"given_name":"C"}"#),
-                                  ("0001795000000600-00000", #"{"given_name":"D","notes":"n"}"#)] {
-                try db.execute(sql: "INSERT INTO change_log(change_id, entity, entity_id, op, fields, hlc, device_id) VALUES (?, 'patient', ?, 'update', ?, ?, ?)",
-                               arguments: [UUID().lowercased, id, fields, hlc, device])
-            }
-        }
-        try ClinicStore.migrate(db, upTo: "0002_sync")
-        let bases = try db.read { db in try String.fetchAll(db, sql: "SELECT base FROM change_log ORDER BY seq") }
-        #expect(bases == ["{}", #"{"given_name":"0001795000000000-00000@\#(device)"}"#, #"{"given_name":"0001795000000500-00000@\#(device)"}"#])
-    }
-
     @Test func answersMoveTheCursorAndKeepRejectionsInOneTransaction() throws {
         let (store, dir) = try makeStore(.file); defer { cleanup(dir) }
         let p = try store.addPatient(PatientInput(givenName: "A", familyName: "B"))
