@@ -140,7 +140,7 @@ public struct SyncMachine: Sendable {
     public mutating func handle(_ event: Event) -> Action {
         switch (phase, event) {
         case (.idle, .start):
-            return send(.fetchCapabilities, phase: .capabilities)
+            return send(.fetchCapabilities)
 
         case (.capabilities, .capabilities(let c)):
             attempt = 0
@@ -160,7 +160,7 @@ public struct SyncMachine: Sendable {
             let fresh = entries.filter { $0.seq > pushCursor }
             guard fresh.map(\.seq) == fresh.map(\.seq).sorted() else { return fail("the store gave entries out of order") }
             queue = fresh
-            if queue.isEmpty { return send(.pull(after: pullCursor), phase: .pulling) }
+            if queue.isEmpty { return send(.pull(after: pullCursor)) }
             return nextPush()
 
         case (.blobStatus, .blobStatus(let status)), (.uploading, .blobStatus(let status)):
@@ -195,13 +195,13 @@ public struct SyncMachine: Sendable {
             summary.pulled += count
             summary.bytesDown += Int64(bytes)
             pullCursor = next
-            if more { return send(.pull(after: next), phase: .pulling) }
+            if more { return send(.pull(after: next)) }
             phase = .finished
             return .finish(summary)
 
         case (.waiting, .waited):
             guard let action = inFlight else { return fail("internal: nothing to retry") }
-            return send(action, phase: Self.phase(of: action))
+            return send(action)
 
         case (let p, .failed(let failure)) where p != .idle && p != .finished && p != .waiting:
             return recover(from: failure)
@@ -217,11 +217,11 @@ public struct SyncMachine: Sendable {
     private mutating func nextPush() -> Action {
         guard let capabilities else { return fail("internal: no capabilities") }
         guard let first = queue.first else {
-            return send(.loadPending(afterSeq: pushCursor, limit: configuration.loadLimit), phase: .loading)
+            return send(.loadPending(afterSeq: pushCursor, limit: configuration.loadLimit))
         }
         if let blob = first.blob, !uploaded.contains(blob.sha256) {
             blobProgress = -1
-            return send(.queryBlob(sha256: blob.sha256), phase: .blobStatus)
+            return send(.queryBlob(sha256: blob.sha256))
         }
         // A batch: consecutive entries whose blobs are up, within max_batch and max_request_bytes.
         let overhead = 16
@@ -238,7 +238,7 @@ public struct SyncMachine: Sendable {
             return fail("change \(first.seq) is larger (\(first.bytes) bytes) than the server accepts in one request (\(capabilities.maxRequestBytes))")
         }
         summary.bytesUp += Int64(bytes)
-        return send(.push(seqs: seqs), phase: .pushing)
+        return send(.push(seqs: seqs))
     }
 
     /// After the server said how much of a blob it holds: upload the next chunk, or go on.
@@ -264,7 +264,7 @@ public struct SyncMachine: Sendable {
         }
         let end = min(blob.size, status.received + Int64(capabilities.chunkBytes))
         summary.bytesUp += end - status.received
-        return send(.uploadChunk(sha256: blob.sha256, range: status.received..<end, total: blob.size), phase: .uploading)
+        return send(.uploadChunk(sha256: blob.sha256, range: status.received..<end, total: blob.size))
     }
 
     // MARK: Failures
@@ -316,10 +316,10 @@ public struct SyncMachine: Sendable {
         return Double(rng >> 11) / Double(1 << 53)
     }
 
-    /// Issues `action`. Attempts are reset only by an answer that makes progress.
-    private mutating func send(_ action: Action, phase: Phase) -> Action {
+    /// Issues `action` (the phase follows from it). Attempts are reset only by an answer that makes progress.
+    private mutating func send(_ action: Action) -> Action {
         inFlight = action
-        self.phase = phase
+        phase = Self.phase(of: action)
         return action
     }
 

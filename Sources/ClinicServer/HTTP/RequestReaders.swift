@@ -10,9 +10,12 @@ public enum RequestReaders {
     }
 
     /// A `POST /v1/changes` body, read by `PushBody`.
-    public static func pushBody(_ bytes: [UInt8]) -> Result<PushRequest, Refusal> {
+    public static func pushBody(_ bytes: [UInt8]) -> Result<PushRequest, Refusal> { pushBody(ByteBuffer(bytes: bytes)) }
+
+    /// The same, from the buffer the route collected (no copy).
+    static func pushBody(_ buffer: ByteBuffer) -> Result<PushRequest, Refusal> {
         do {
-            return .success(try PushBody.decode(ByteBuffer(bytes: bytes)))
+            return .success(try PushBody.decode(buffer))
         } catch let error as PushBodyError {
             return .failure(Refusal(message: error.message))
         } catch {

@@ -45,13 +45,11 @@ struct SyncController {
     }
 }
 
-/// A push body, read by `PushBody` (not `JSONDecoder`: see there), or 400 saying what is wrong.
+/// A push body, read as the fuzzer reads it (`RequestReaders.pushBody`), or 400 saying what is wrong.
 func decodePush(_ request: Request, limit: Int) async throws -> PushRequest {
-    let buffer = try await collect(request, limit: limit)
-    do {
-        return try PushBody.decode(buffer)
-    } catch let error as PushBodyError {
-        throw ServerError.badRequest(error.message)
+    switch RequestReaders.pushBody(try await collect(request, limit: limit)) {
+    case .success(let push): return push
+    case .failure(let refusal): throw ServerError.badRequest(refusal.message)
     }
 }
 
