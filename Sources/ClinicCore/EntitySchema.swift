@@ -2,8 +2,9 @@
 /// limits, whether an insert must carry it, and whether it may change after the insert.
 ///
 /// Derived from this: the CLI's checks (`PatientInput`), the server's and the sync client's
-/// field rules (`EntityRules`), and the tests that hold the migrations, the records' `fields`
-/// and their row mapping to it (a field added here and not there fails a test).
+/// field rules (`EntityRules`), each record's `fields` and its reading from a row or from
+/// fields (`FieldRecord`). `SchemaTests` holds the migrations and the records' properties to
+/// it: a field added here and not there fails a test.
 public struct EntitySchema: Sendable {
     public struct Field: Sendable, Equatable {
         public enum Kind: Sendable, Equatable {

@@ -11,7 +11,9 @@ public enum AgeGroup: String, Sendable, Codable, CaseIterable {
 }
 
 /// A registered patient. Deleting a patient sets `deleted` (a tombstone); rows are never removed.
-public struct Patient: Sendable, Equatable, Codable {
+public struct Patient: Sendable, Equatable, Codable, FieldRecord {
+    public static var schema: EntitySchema { .patient }
+
     public var id: UUID
     public var externalID: String?
     public var givenName: String
@@ -46,23 +48,6 @@ public struct Patient: Sendable, Equatable, Codable {
         case id, externalID = "external_id", givenName = "given_name", familyName = "family_name"
         case sex, birthDate = "birth_date", ageGroup = "age_group", notes
         case createdAt = "created_at", updatedAt = "updated_at", deleted
-    }
-
-    /// The columns of this record, in table order (`id` first).
-    public var fields: Fields {
-        [
-            ("id", .text(id.lowercased)),
-            ("external_id", FieldValue(externalID)),
-            ("given_name", .text(givenName)),
-            ("family_name", .text(familyName)),
-            ("sex", FieldValue(sex?.rawValue)),
-            ("birth_date", FieldValue(birthDate)),
-            ("age_group", FieldValue(ageGroup?.rawValue)),
-            ("notes", FieldValue(notes)),
-            ("created_at", .text(createdAt)),
-            ("updated_at", .text(updatedAt)),
-            ("deleted", FieldValue(deleted)),
-        ]
     }
 }
 

@@ -14,7 +14,9 @@ public enum AuscultationLocation: String, Sendable, Codable, CaseIterable {
 }
 
 /// A stored heart-sound recording. Recordings are immutable once stored; only `deleted` changes.
-public struct Recording: Sendable, Equatable, Codable {
+public struct Recording: Sendable, Equatable, Codable, FieldRecord {
+    public static var schema: EntitySchema { .recording }
+
     public var id: UUID
     public var patientID: UUID
     public var location: AuscultationLocation
@@ -78,36 +80,13 @@ public struct Recording: Sendable, Equatable, Codable {
         case audioSHA256 = "audio_sha256", audioSize = "audio_size", samplesSHA256 = "samples_sha256", createdAt = "created_at", deleted
     }
 
-    /// The columns of this record, in table order (`id` first).
-    public var fields: Fields {
-        [
-            ("id", .text(id.lowercased)),
-            ("patient_id", .text(patientID.lowercased)),
-            ("location", .text(location.rawValue)),
-            ("recorded_at", .text(recordedAt)),
-            ("operator", FieldValue(operatorName)),
-            ("device", FieldValue(device)),
-            ("original_filename", .text(originalFilename)),
-            ("original_format", .text(originalFormat)),
-            ("original_sha256", .text(originalSHA256)),
-            ("original_size", .integer(originalSize)),
-            ("stored_format", .text(storedFormat)),
-            ("sample_rate", FieldValue(sampleRate)),
-            ("channels", FieldValue(channels)),
-            ("frames", .integer(frames)),
-            ("duration", .real(duration)),
-            ("audio_sha256", .text(audioSHA256)),
-            ("audio_size", .integer(audioSize)),
-            ("samples_sha256", .text(samplesSHA256)),
-            ("created_at", .text(createdAt)),
-            ("deleted", FieldValue(deleted)),
-        ]
-    }
 }
 
 /// The result of assessing a recording (signal quality, classification). Append-only: a new
 /// assessment is added, never an old one changed. Its content is defined by the assessment models.
-public struct Assessment: Sendable, Equatable, Codable {
+public struct Assessment: Sendable, Equatable, Codable, FieldRecord {
+    public static var schema: EntitySchema { .assessment }
+
     public var id: UUID
     public var recordingID: UUID
     /// What was assessed, e.g. `quality` or `classification`.
@@ -133,15 +112,4 @@ public struct Assessment: Sendable, Equatable, Codable {
         case createdAt = "created_at"
     }
 
-    public var fields: Fields {
-        [
-            ("id", .text(id.lowercased)),
-            ("recording_id", .text(recordingID.lowercased)),
-            ("kind", .text(kind)),
-            ("model", .text(model)),
-            ("model_version", .text(modelVersion)),
-            ("result", .text(result)),
-            ("created_at", .text(createdAt)),
-        ]
-    }
 }

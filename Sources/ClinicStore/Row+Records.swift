@@ -23,33 +23,25 @@ extension FieldValue {
     }
 }
 
-extension Patient {
+extension FieldRecord {
+    /// The record in a row of its table, read through its schema (`FieldRecord.init(fields:)`).
     init(row: Row) throws {
-        guard let id = UUID(strict: row["id"]) else {
-            throw ClinicError(.integrity, "A patient row has a malformed id. Run `clinic doctor`.")
+        let schema = Self.schema
+        let fields = Dictionary(uniqueKeysWithValues: schema.fields.map { ($0.name, FieldValue(row[$0.name] as DatabaseValue)) })
+        do { try self.init(fields: fields) } catch {
+            // The message names the column, never its value (patient data stays out of errors).
+            let column = (error as? DecodingError).flatMap(\.column) ?? "a column"
+            throw ClinicError(.integrity, "A \(schema.entity) row has a malformed \(column). Run `clinic doctor`.")
         }
-        self.init(
-            id: id, externalID: row["external_id"], givenName: row["given_name"], familyName: row["family_name"],
-            sex: (row["sex"] as String?).flatMap(Sex.init(rawValue:)), birthDate: row["birth_date"],
-            ageGroup: (row["age_group"] as String?).flatMap(AgeGroup.init(rawValue:)), notes: row["notes"],
-            createdAt: row["created_at"], updatedAt: row["updated_at"], deleted: row["deleted"] as Bool)
     }
 }
 
-extension Recording {
-    init(row: Row) throws {
-        guard let id = UUID(strict: row["id"]), let patient = UUID(strict: row["patient_id"]),
-              let location = AuscultationLocation(rawValue: row["location"]) else {
-            throw ClinicError(.integrity, "A recording row is malformed. Run `clinic doctor`.")
+extension DecodingError {
+    var column: String? {
+        switch self {
+        case .typeMismatch(_, let c), .valueNotFound(_, let c), .keyNotFound(_, let c), .dataCorrupted(let c): c.codingPath.last?.stringValue
+        @unknown default: nil
         }
-        self.init(
-            id: id, patientID: patient, location: location, recordedAt: row["recorded_at"],
-            operatorName: row["operator"], device: row["device"], originalFilename: row["original_filename"],
-            originalFormat: row["original_format"], originalSHA256: row["original_sha256"],
-            originalSize: row["original_size"], storedFormat: row["stored_format"], sampleRate: row["sample_rate"],
-            channels: row["channels"], frames: row["frames"], duration: row["duration"],
-            audioSHA256: row["audio_sha256"], audioSize: row["audio_size"], samplesSHA256: row["samples_sha256"], createdAt: row["created_at"],
-            deleted: row["deleted"] as Bool)
     }
 }
 

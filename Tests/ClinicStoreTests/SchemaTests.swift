@@ -1,5 +1,5 @@
 import ClinicCore
-import ClinicStore
+@testable import ClinicStore
 import ClinicSync
 import Foundation
 import GRDB
@@ -78,4 +78,55 @@ import Testing
             #expect(throws: DecodingError.self, "\(lenient)") { try JSONDecoder().decode(Change.self, from: json(lenient)) }
         }
     }
+
+    /// `fields` and `init(fields:)` come from the schema's order and the records' `CodingKeys`:
+    /// every value distinct, so a property out of the schema's order or a key misnamed fails.
+    @Test func recordsRoundTripThroughTheirFields() throws {
+        let h = (0..<3).map { String(repeating: String($0 + 1), count: 64) }
+        let patient = Patient(id: UUID(), externalID: "KE-1", givenName: "Amina", familyName: "Okafor", sex: .female, birthDate: "2019-03-04",
+                              ageGroup: .child, notes: "a\nb", createdAt: "2026-11-22T10:00:00.000Z", updatedAt: "2026-11-22T10:00:01.000Z", deleted: true)
+        let recording = Recording(id: UUID(), patientID: UUID(), location: .MV, recordedAt: "t1", operatorName: "N", device: "D",
+                                  originalFilename: "a.wav", originalFormat: "wav/pcm16", originalSHA256: h[0], originalSize: 11, storedFormat: "flac/pcm16",
+                                  sampleRate: 4_000, channels: 2, frames: 40_000, duration: 10.5, audioSHA256: h[1], audioSize: 5,
+                                  samplesSHA256: h[2], createdAt: "t2", deleted: false)
+        let assessment = Assessment(id: UUID(), recordingID: UUID(), kind: "quality", model: "m", modelVersion: "1", result: "{}", createdAt: "t3")
+        func dict(_ f: Fields) -> [String: FieldValue] { Dictionary(uniqueKeysWithValues: f.map { ($0.name, $0.value) }) }
+        #expect(try Patient(fields: dict(patient.fields)) == patient)
+        #expect(try Recording(fields: dict(recording.fields)) == recording)
+        #expect(try Assessment(fields: dict(assessment.fields)) == assessment)
+        #expect(patient.fields.first { $0.name == "id" }?.value == .text(patient.id.lowercased))
+        #expect(patient.fields.first { $0.name == "deleted" }?.value == .integer(1))
+        #expect(patient.fields.first { $0.name == "sex" }?.value == .text("female"))
+        #expect(Patient(id: UUID(), givenName: "A", familyName: "B", createdAt: "t", updatedAt: "t").fields.first { $0.name == "notes" }?.value == .null)
+
+        var fields = dict(patient.fields)
+        fields["id"] = .text("{\(patient.id.lowercased)}")  // Foundation on Linux would read this
+        #expect(throws: DecodingError.self) { try Patient(fields: fields) }
+        fields = dict(patient.fields); fields["sex"] = .text("f")
+        #expect(throws: DecodingError.self) { try Patient(fields: fields) }
+        fields = dict(patient.fields); fields["deleted"] = .integer(2)
+        #expect(throws: DecodingError.self) { try Patient(fields: fields) }
+        fields = dict(patient.fields); fields["given_name"] = .null
+        #expect(throws: DecodingError.self) { try Patient(fields: fields) }
+        fields = dict(patient.fields); fields["notes"] = nil
+        #expect(try Patient(fields: fields).notes == nil)
+    }
+
+    /// A damaged row is reported by its column, and the message holds no patient data.
+    @Test func aMalformedRowNamesTheColumnNotTheValue() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("schema-\(UUID())")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let store = try ClinicStore.inMemory(audioDirectory: dir)
+        let patient = try store.addPatient(PatientInput(givenName: "Zawadi", familyName: "Mwangi"))
+        try store.writer.write { db in try db.execute(sql: "UPDATE patients SET sex = 'Zawadi-secret'") }
+        do {
+            _ = try store.patient(patient.id)
+            Issue.record("a malformed row was read")
+        } catch {
+            let message = "\(error)"
+            #expect(message.contains("sex") && message.contains("clinic doctor"), "\(message)")
+            #expect(!message.contains("Zawadi"), "\(message)")
+        }
+    }
 }
+
