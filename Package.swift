@@ -47,10 +47,11 @@ let package = Package(
             dependencies: ["CSndfile", "CFFTW", "CSoxr", "CClinicDSP", "ClinicCore"]
         ),
 
-        // The local SQLite store: migrations, records, change log, audio blob files.
+        // The local SQLite store: migrations, records, change log, audio blob files, and the
+        // sync client's side of the store (pulled pages applied with ClinicSync's merge rules).
         .target(
             name: "ClinicStore",
-            dependencies: ["ClinicCore", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["ClinicCore", "ClinicSync", .product(name: "GRDB", package: "GRDB.swift")],
             plugins: ["EmbedMigrations"]
         ),
 
@@ -88,7 +89,7 @@ let package = Package(
         .executableTarget(
             name: "clinic",
             dependencies: [
-                "ClinicCore", "ClinicStore", "ClinicAudio",
+                "ClinicCore", "ClinicStore", "ClinicAudio", "ClinicSync", "ClinicSyncCurl",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             // The Swift runtime and Foundation linked in (release only): a process starts in

@@ -15,6 +15,9 @@ public struct ClinicError: Error, Sendable, Equatable, CustomStringConvertible {
         case integrity
         /// Reading or writing a file failed.
         case io
+        /// `clinic sync` could not finish (no network, the server refused, the token is wrong);
+        /// what it did is kept.
+        case sync
     }
 
     public var reason: Reason
@@ -36,6 +39,7 @@ public struct ClinicError: Error, Sendable, Equatable, CustomStringConvertible {
         case .store: 6
         case .integrity: 7
         case .io: 8
+        case .sync: 9
         }
     }
 

@@ -74,6 +74,22 @@ public struct PatientInput: Sendable, Equatable {
         self.notes = notes
     }
 
+    /// The input that sets one field (by its schema name) to `text`; nil for a field a user does not edit.
+    public static func setting(_ field: String, to text: String) throws -> PatientInput {
+        var input = PatientInput()
+        switch field {
+        case "external_id": input.externalID = text
+        case "given_name": input.givenName = text
+        case "family_name": input.familyName = text
+        case "sex": input.sex = text
+        case "birth_date": input.birthDate = text
+        case "age_group": input.ageGroup = text
+        case "notes": input.notes = text
+        default: throw ClinicError.invalid("Field \(field) is not edited by hand.")
+        }
+        return input
+    }
+
     /// Applies these inputs to `patient`. A nil input leaves a field as it is; an empty string
     /// clears an optional field. Throws `ClinicError.invalidInput` naming the field.
     /// Labels and limits come from `EntitySchema.patient`.

@@ -96,17 +96,23 @@ extension ClinicStore {
         checks.append("audio files")
         let recordings = try writer.read { db in try Row.fetchAll(db, sql: "SELECT id, audio_sha256, audio_size FROM recordings") }
         var referenced = Set<String>()
+        let pulledRecordings = try writer.read { db in
+            Set(try String.fetchAll(db, sql: "SELECT entity_id FROM pulled_changes WHERE entity = 'recording' AND op = 'insert' AND applied = 1"))
+        }
+        var notDownloaded = 0
         for row in recordings {
             let id: String = row["id"], sha: String = row["audio_sha256"], size: Int64 = row["audio_size"]
             referenced.insert(sha)
             let path = blobs.path(for: sha).path
             guard let data = FileManager.default.contents(atPath: path) else {
-                problems.append("recording \(id): its audio file is missing")
+                // A recording pulled from the server has its audio there until `clinic sync --with-audio`.
+                if pulledRecordings.contains(id) { notDownloaded += 1 } else { problems.append("recording \(id): its audio file is missing") }
                 continue
             }
             if Int64(data.count) != size { problems.append("recording \(id): its audio file has \(data.count) bytes, expected \(size)") }
             else if sha256Hex([UInt8](data)) != sha { problems.append("recording \(id): its audio file is corrupt (hash mismatch)") }
         }
+        if notDownloaded > 0 { checks.append("audio of \(notDownloaded) pulled recordings not downloaded (clinic sync --with-audio)") }
         checks.append("orphan files")
         for (url, name) in blobs.allAudioFiles() where !referenced.contains(name) {
             problems.append("audio file \(url.lastPathComponent) belongs to no recording")
@@ -118,35 +124,54 @@ extension ClinicStore {
         return DoctorReport(checks: checks, problems: problems, recoveredImports: recovered)
     }
 
-    /// Replays the change log and compares the result with the tables.
+    /// Replays the change log and the pulled changes (per field, the value with the latest
+    /// clock, as the merge rules decide) and compares the result with the tables.
     func changeLogProblems() throws -> [String] {
         var problems: [String] = []
         try writer.read { db in
-            var clocks: [String: String] = [:]  // "entity/id/field" -> the latest clock the log gives it
+            var clocks: [String: String] = [:]  // "entity/id/field" -> the latest clock the logs give it
             for entity in EntityKind.allCases {
                 let table = EntitySchema.of(entity).table
                 var replayed: [String: [String: FieldValue]] = [:]
-                let entries = try Row.fetchCursor(db, sql: "SELECT * FROM change_log WHERE entity = ? ORDER BY seq", arguments: [entity.rawValue])
-                while let row = try entries.next() {
-                    let change = try Self.change(from: row)
+                var fieldClocks: [String: [String: String]] = [:]  // id -> field -> clock of the value replayed
+                func replay(_ change: Change, pulled: Bool) {
                     let id = change.entityID.lowercased
                     let clock = "\(change.hlc)@\(change.deviceID.lowercased)"
-                    for name in change.fields.keys {
-                        let key = "\(entity.rawValue)/\(id)/\(name)"
-                        if clocks[key].map({ $0 < clock }) ?? true { clocks[key] = clock }
-                    }
                     if change.operation == .insert {
-                        if replayed[id] != nil { problems.append("change log: \(entity.rawValue) \(id) is inserted twice") }
-                        replayed[id] = change.fields
+                        if replayed[id] != nil && !pulled { problems.append("change log: \(entity.rawValue) \(id) is inserted twice") }
                     } else if replayed[id] == nil {
                         problems.append("change log: \(entity.rawValue) \(id) is changed before it is inserted")
-                    } else {
-                        replayed[id]!.merge(change.fields) { $1 }
+                        return
+                    }
+                    for (name, value) in change.fields {
+                        let key = "\(entity.rawValue)/\(id)/\(name)"
+                        if clocks[key].map({ $0 < clock }) ?? true { clocks[key] = clock }
+                        // A local write always took effect (in seq order); a pulled one only with a later clock.
+                        let later = fieldClocks[id]?[name].map { $0 < clock } ?? true
+                        if !pulled || later { replayed[id, default: [:]][name] = value }
+                        if later { fieldClocks[id, default: [:]][name] = clock }
                     }
                 }
-                let rows = try Row.fetchCursor(db, sql: "SELECT * FROM \(table)")
+                // Own entries in seq order and pulled ones in clock order, merged by clock: a
+                // write comes after every write its device had seen (hybrid logical clocks), so
+                // each record's insert comes before its edits, wherever they were made.
+                var own: [Change] = []
+                let entries = try Row.fetchCursor(db, sql: "SELECT * FROM change_log WHERE entity = ? ORDER BY seq", arguments: [entity.rawValue])
+                while let row = try entries.next() { own.append(try Self.change(from: row)) }
+                var pulled: [Change] = []
+                let rows = try Row.fetchCursor(db, sql: """
+                    SELECT server_seq AS seq, * FROM pulled_changes WHERE entity = ? AND applied = 1 ORDER BY hlc, device_id
+                    """, arguments: [entity.rawValue])
+                while let row = try rows.next() { pulled.append(try Self.change(from: row)) }
+                var i = 0, j = 0
+                while i < own.count || j < pulled.count {
+                    let takeOwn = j == pulled.count || (i < own.count
+                        && (own[i].hlc, own[i].deviceID.lowercased) < (pulled[j].hlc, pulled[j].deviceID.lowercased))
+                    if takeOwn { replay(own[i], pulled: false); i += 1 } else { replay(pulled[j], pulled: true); j += 1 }
+                }
+                let tableRows = try Row.fetchCursor(db, sql: "SELECT * FROM \(table)")
                 var seen = Set<String>()
-                while let row = try rows.next() {
+                while let row = try tableRows.next() {
                     let id: String = row["id"]
                     seen.insert(id)
                     guard let fields = replayed[id] else {

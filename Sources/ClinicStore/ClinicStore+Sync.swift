@@ -1,5 +1,6 @@
 import ClinicCore
 import Foundation
+import ClinicSync
 import GRDB
 
 /// A change-log entry waiting to be pushed, with what the push needs beside it.
@@ -27,10 +28,11 @@ public struct SyncState: Sendable, Equatable {
 }
 
 extension ClinicStore {
-    /// Entries after the push cursor, oldest first, at most `limit`, with their bases and audio.
-    public func pendingChanges(limit: Int = 1_000) throws -> [PendingChange] {
+    /// Entries after the push cursor (or after `after`, if later), oldest first, at most
+    /// `limit`, with their bases and audio.
+    public func pendingChanges(after: Int64 = 0, limit: Int = 1_000) throws -> [PendingChange] {
         try writer.read { db in
-            let cursor = try Self.syncState(db).pushCursor
+            let cursor = max(after, try Self.syncState(db).pushCursor)
             return try Row.fetchAll(db, sql: "SELECT * FROM change_log WHERE seq > ? ORDER BY seq LIMIT ?", arguments: [cursor, limit]).map { row in
                 let change = try Self.change(from: row)
                 let baseText: String = row["base"] ?? "{}"
@@ -113,5 +115,55 @@ extension ClinicStore {
     static func setSyncValue(_ db: Database, _ key: String, _ value: String) throws {
         try db.execute(sql: "INSERT INTO sync_state(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                        arguments: [key, value])
+    }
+}
+
+/// The sync engine's store (`SyncEngine`): each method one transaction.
+extension ClinicStore: SyncStore {
+    public func syncCursors() throws -> (push: Int64, pull: Int64) {
+        let state = try syncState()
+        return (state.pushCursor, state.pullCursor)
+    }
+
+    public func outgoingEntries(after: Int64, limit: Int) throws -> [OutgoingEntry] {
+        try pendingChanges(after: after, limit: limit).map { p in
+            var base: [String: FieldClock] = [:]
+            for (field, text) in p.base {
+                guard let clock = FieldClock(text) else {
+                    throw ClinicError(.integrity, "Change \(p.change.sequence) has a malformed base. Run `clinic doctor`.")
+                }
+                base[field] = clock
+            }
+            return OutgoingEntry(entry: PushEntry(change: p.change, base: base.isEmpty ? nil : base),
+                                 blob: p.audio.map { SyncMachine.Blob(sha256: $0.sha256, size: $0.size) })
+        }
+    }
+
+    public func recordPushAnswers(_ results: [PushResult]) throws {
+        try recordPushAnswers(results.map { ($0.seq, $0.outcome == .rejected ? ($0.reason ?? "no reason given") : nil) })
+    }
+
+    public func audioBytes(_ sha256: String, range: Range<Int64>) throws -> [UInt8] {
+        guard isSHA256Hex(sha256) else { throw ClinicError.invalid("The audio hash is malformed.") }
+        let url = blobs.path(for: sha256)
+        guard let handle = try? FileHandle(forReadingFrom: url) else {
+            throw ClinicError(.integrity, "The audio file \(sha256.prefix(12))… is missing. Run `clinic doctor`.")
+        }
+        defer { try? handle.close() }
+        try handle.seek(toOffset: UInt64(range.lowerBound))
+        let data = try handle.read(upToCount: range.count) ?? Data()
+        guard data.count == range.count else {
+            throw ClinicError(.integrity, "The audio file \(sha256.prefix(12))… is shorter than recorded. Run `clinic doctor`.")
+        }
+        return [UInt8](data)
+    }
+
+    public func applyPulledPage(_ page: PullResponse, after cursor: Int64) throws -> (applied: Int, refused: Int) {
+        let result = try applyPulled(page, after: cursor)
+        return (result.applied, result.refused)
+    }
+
+    public func keepConflicts(_ records: [ConflictRecord], openOnServer: Bool) throws -> Int {
+        try keepServerConflicts(records, openOnServer: openOnServer)
     }
 }

@@ -1,5 +1,6 @@
 import CCurl
 import ClinicCore
+import ClinicSync
 import Foundation
 
 /// HTTP for `clinic sync` over libcurl: one easy handle reused for every request (so one
@@ -159,5 +160,16 @@ private final class Sink {
         guard let colon = line.firstIndex(of: ":") else { return }
         let name = line[..<colon].lowercased()
         headers[name] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+}
+
+extension CurlTransport: SyncTransport {
+    public func exchange(_ method: String, _ path: String, body: [UInt8]?, contentType: String?) -> Result<HTTPAnswer, SyncMachine.Failure> {
+        switch send(method, path, body: body, headers: contentType.map { ["Content-Type": $0] } ?? [:]) {
+        case .success(let r): .success(HTTPAnswer(status: r.status, body: r.body))
+        case .failure(.network(let message)): .failure(.network(message))
+        case .failure(.responseTooLarge): .failure(.refused("the server's answer is larger than any the protocol sends"))
+        case .failure(.badURL(let message)): .failure(.refused(message))
+        }
     }
 }

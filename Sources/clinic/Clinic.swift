@@ -11,12 +11,14 @@ struct Clinic: ParsableCommand {
         discussion: """
             The store lives in --store DIR, else $CLINIC_STORE, else ~/.clinic.
             Exit codes: 0 success; 3 invalid input; 4 not found; 5 duplicate; 6 store problem; \
-            7 integrity problem (doctor); 8 file I/O error; 64 usage error; 1 other failure.
+            7 integrity problem (doctor); 8 file I/O error; 9 sync stopped (what was sent is kept); \
+            10 sync finished but the server rejected changes; 64 usage error; 1 other failure.
             """,
         version: "0.1.0",
         subcommands: [
             Init.self, PatientCommand.self, AddRecording.self, RecordingCommand.self,
             Log.self, Status.self, Doctor.self, FeaturesCommand.self,
+            ConfigCommand.self, SyncCommand.self, ConflictsCommand.self,
         ]
     )
 

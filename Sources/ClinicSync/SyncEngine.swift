@@ -1,0 +1,281 @@
+import ClinicCore
+import Foundation
+
+/// An HTTP answer as the engine needs it.
+public struct HTTPAnswer: Sendable, Equatable {
+    public var status: Int
+    public var body: [UInt8]
+    public init(status: Int, body: [UInt8]) {
+        self.status = status
+        self.body = body
+    }
+}
+
+extension SyncMachine.Failure: Error {}
+
+/// The engine's network neighbour (`CurlTransport` in ClinicSyncCurl; fakes in tests). An
+/// answer of any status is a success here; only a request that got no whole answer fails,
+/// as `SyncMachine.Failure.network` (or `.refused` for an answer the client will not read).
+public protocol SyncTransport: AnyObject {
+    func exchange(_ method: String, _ path: String, body: [UInt8]?, contentType: String?) -> Result<HTTPAnswer, SyncMachine.Failure>
+}
+
+/// A change-log entry ready to push, and the audio the server must hold first.
+public struct OutgoingEntry: Sendable, Equatable {
+    public var entry: PushEntry
+    public var blob: SyncMachine.Blob?
+    public init(entry: PushEntry, blob: SyncMachine.Blob?) {
+        self.entry = entry
+        self.blob = blob
+    }
+}
+
+/// The engine's store neighbour (`ClinicStore`). Each method is one transaction.
+public protocol SyncStore: AnyObject {
+    func syncCursors() throws -> (push: Int64, pull: Int64)
+    /// Unacknowledged entries after `after`, in seq order, at most `limit`.
+    func outgoingEntries(after: Int64, limit: Int) throws -> [OutgoingEntry]
+    /// The server's answers (already checked to name the seqs sent), with the push cursor.
+    func recordPushAnswers(_ results: [PushResult]) throws
+    func serverHolds(audio sha256: String) throws -> Bool
+    func markServerHolds(audio sha256: String) throws
+    func audioBytes(_ sha256: String, range: Range<Int64>) throws -> [UInt8]
+    /// Applies a pulled page with its cursor; returns (applied, refused).
+    func applyPulledPage(_ page: PullResponse, after cursor: Int64) throws -> (applied: Int, refused: Int)
+    /// Keeps the server's conflict records; returns how many are new.
+    func keepConflicts(_ records: [ConflictRecord], openOnServer: Bool) throws -> Int
+    func recordSyncResult(_ result: String, error: String?) throws
+}
+
+/// What a run did and how it ended; `clinic sync` prints it (and `--json` writes it).
+public struct SyncReport: Sendable, Equatable, Encodable {
+    public var ok: Bool
+    public var error: String?
+    /// Entries the server acknowledged (applied, superseded or conflict).
+    public var pushed = 0
+    /// Entries the server rejected, with its reasons (kept; `clinic status` counts them).
+    public var rejected: [Rejected] = []
+    /// Entries whose push produced a conflict on the server.
+    public var pushConflicts = 0
+    /// Other devices' entries pulled and applied here.
+    public var pulled = 0
+    /// Pulled entries the merge rules refused here.
+    public var pulledRefused = 0
+    /// Conflicts new to this laptop (`clinic conflicts list`).
+    public var newConflicts = 0
+    public var audioUploaded = 0
+    public var bytesUp: Int64 = 0
+    public var bytesDown: Int64 = 0
+    public var retries = 0
+
+    public struct Rejected: Sendable, Equatable, Encodable {
+        public var seq: Int64
+        public var reason: String
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case ok, error, pushed, rejected, pushConflicts = "push_conflicts", pulled, pulledRefused = "pulled_refused"
+        case newConflicts = "new_conflicts", audioUploaded = "audio_uploaded", bytesUp = "bytes_up", bytesDown = "bytes_down", retries
+    }
+}
+
+/// Progress of a run, for a progress line.
+public enum SyncProgress: Sendable, Equatable {
+    case connecting
+    case pushing(done: Int)
+    case uploading(sha256: String, received: Int64, total: Int64)
+    case pulling(done: Int)
+    case waiting(Duration, attempt: Int)
+}
+
+/// Runs `SyncMachine` against a transport and a store: performs each action, persists what
+/// each answer covers before reporting it to the machine, and ends with a report that says
+/// what happened however the run ends. Never throws: a failure is in the report, and what was
+/// done before it is kept.
+public final class SyncEngine {
+    let transport: SyncTransport
+    let store: SyncStore
+    let configuration: SyncMachine.Configuration
+    let sleep: (Duration) -> Void
+    let progress: (SyncProgress) -> Void
+    let seed: UInt64
+
+    private var report = SyncReport(ok: false)
+    private var outgoing: [Int64: OutgoingEntry] = [:]
+    private var pullCursor: Int64 = 0
+
+    public init(transport: SyncTransport, store: SyncStore, configuration: SyncMachine.Configuration = .init(), seed: UInt64,
+                sleep: @escaping (Duration) -> Void, progress: @escaping (SyncProgress) -> Void = { _ in }) {
+        self.transport = transport
+        self.store = store
+        self.configuration = configuration
+        self.seed = seed
+        self.sleep = sleep
+        self.progress = progress
+    }
+
+    public func run() -> SyncReport {
+        report = SyncReport(ok: false)
+        do {
+            let cursors = try store.syncCursors()
+            pullCursor = cursors.pull
+            var machine = SyncMachine(configuration: configuration, pushCursor: cursors.push, pullCursor: cursors.pull, seed: seed)
+            progress(.connecting)
+            var action = machine.handle(.start)
+            while true {
+                switch action {
+                case .finish(let summary):
+                    absorb(summary)
+                    try fetchConflicts()
+                    report.ok = true
+                    try store.recordSyncResult(resultLine(), error: nil)
+                    return report
+                case .fail(let reason, let summary):
+                    absorb(summary)
+                    return failed(reason)
+                case .wait(let delay):
+                    progress(.waiting(delay, attempt: machine.summary.retries))
+                    sleep(delay)
+                    action = machine.handle(.waited)
+                default:
+                    action = machine.handle(try perform(action))
+                }
+            }
+        } catch let error as ClinicError {
+            return failed(error.message)
+        } catch {
+            return failed("the store could not record the sync: \(error)")
+        }
+    }
+
+    private func failed(_ reason: String) -> SyncReport {
+        report.ok = false
+        report.error = reason
+        try? store.recordSyncResult(resultLine(), error: reason)
+        return report
+    }
+
+    private func absorb(_ s: SyncMachine.Summary) {
+        report.pushed = s.pushed
+        report.pushConflicts = s.conflicts
+        report.bytesUp = s.bytesUp
+        report.bytesDown = s.bytesDown
+        report.retries = s.retries
+    }
+
+    private func resultLine() -> String {
+        "pushed \(report.pushed), rejected \(report.rejected.count), pulled \(report.pulled), new conflicts \(report.newConflicts)"
+    }
+
+    /// Does one action; returns the event that reports it.
+    private func perform(_ action: SyncMachine.Action) throws -> SyncMachine.Event {
+        switch action {
+        case .fetchCapabilities:
+            return try request("GET", "/v1/capabilities", Capabilities.self) { .capabilities($0) }
+
+        case .loadPending(let after, let limit):
+            let entries = try store.outgoingEntries(after: after, limit: limit)
+            outgoing = Dictionary(entries.map { ($0.entry.change.sequence, $0) }, uniquingKeysWith: { a, _ in a })
+            return .pendingLoaded(try entries.map { e in
+                SyncMachine.Pending(seq: e.entry.change.sequence, bytes: try Self.encoder.encode(e.entry).count, blob: e.blob)
+            })
+
+        case .queryBlob(let sha):
+            if let size = outgoing.values.first(where: { $0.blob?.sha256 == sha })?.blob?.size, try store.serverHolds(audio: sha) {
+                return .blobStatus(BlobStatus(sha256: sha, received: size, complete: true, size: size))
+            }
+            return try request("GET", "/v1/blobs/\(sha)/status", BlobStatus.self) { status in
+                if status.complete && status.sha256 == sha { try self.store.markServerHolds(audio: sha) }
+                return .blobStatus(status)
+            }
+
+        case .uploadChunk(let sha, let range, let total):
+            let bytes = try store.audioBytes(sha, range: range)
+            progress(.uploading(sha256: sha, received: range.lowerBound, total: total))
+            return try request("PUT", "/v1/blobs/\(sha)?offset=\(range.lowerBound)&total=\(total)", BlobStatus.self, body: bytes,
+                               contentType: "application/octet-stream") { status in
+                if status.complete && status.sha256 == sha {
+                    try self.store.markServerHolds(audio: sha)
+                    self.report.audioUploaded += 1
+                }
+                return .blobStatus(status)
+            }
+
+        case .push(let seqs):
+            let entries = try seqs.map { seq in
+                guard let e = outgoing[seq] else { throw ClinicError(.sync, "internal: change \(seq) was not loaded") }
+                return e.entry
+            }
+            let body = try Self.encoder.encode(PushRequest(changes: entries))
+            return try request("POST", "/v1/changes", PushResponse.self, body: [UInt8](body), contentType: "application/json") { response in
+                // Recorded only when it answers exactly what was sent (else the machine stops the run, and nothing moves).
+                if response.results.map(\.seq) == seqs {
+                    try self.store.recordPushAnswers(response.results)
+                    for r in response.results where r.outcome == .rejected {
+                        self.report.rejected.append(.init(seq: r.seq, reason: SyncMachine.Failure.clean(r.reason ?? "no reason given")))
+                    }
+                    self.pushedThisRun += response.results.count
+                    self.progress(.pushing(done: self.pushedThisRun))
+                }
+                return .pushAnswered(response.results)
+            }
+
+        case .pull(let after):
+            return try request("GET", "/v1/changes?after=\(after)", PullResponse.self) { page, bytes in
+                guard after == self.pullCursor else { throw ClinicError(.sync, "internal: pull after \(after), cursor \(self.pullCursor)") }
+                let done = try self.store.applyPulledPage(page, after: after)
+                self.pullCursor = max(self.pullCursor, page.next)
+                self.report.pulled += done.applied
+                self.report.pulledRefused += done.refused
+                self.progress(.pulling(done: self.report.pulled))
+                return .pulled(count: page.changes.count, bytes: bytes, next: page.next, more: page.more)
+            }
+
+        case .wait, .finish, .fail:
+            throw ClinicError(.sync, "internal: \(action) is not a request")
+        }
+    }
+
+    private var pushedThisRun = 0
+
+    /// The server's conflicts, kept locally. One attempt after the run: a failure here fails the
+    /// run (everything pushed and pulled is kept) and the next run fetches them again.
+    private func fetchConflicts() throws {
+        _ = try request("GET", "/v1/conflicts?limit=10000", [ConflictRecord].self) { records in
+            self.report.newConflicts = try self.store.keepConflicts(records, openOnServer: false)
+            return .waited
+        } failure: { failure in
+            throw ClinicError(.sync, "everything was pushed and pulled, but the server's conflicts could not be read (\(failure)); run clinic sync again")
+        }
+    }
+
+    private func request<T: Decodable>(_ method: String, _ path: String, _ type: T.Type, body: [UInt8]? = nil, contentType: String? = nil,
+                                       _ then: (T) throws -> SyncMachine.Event,
+                                       failure: (SyncMachine.Failure) throws -> SyncMachine.Event = { .failed($0) }) throws -> SyncMachine.Event {
+        try request(method, path, type, body: body, contentType: contentType, { value, _ in try then(value) }, failure: failure)
+    }
+
+    /// One request: a 2xx answer decoded and handed to `then` (with its size), anything else
+    /// classified as the machine's `Failure` and handed to `failure`.
+    private func request<T: Decodable>(_ method: String, _ path: String, _ type: T.Type, body: [UInt8]? = nil, contentType: String? = nil,
+                                       _ then: (T, Int) throws -> SyncMachine.Event,
+                                       failure: (SyncMachine.Failure) throws -> SyncMachine.Event = { .failed($0) }) throws -> SyncMachine.Event {
+        switch transport.exchange(method, path, body: body, contentType: contentType) {
+        case .failure(let f):
+            return try failure(f)
+        case .success(let answer) where (200..<300).contains(answer.status):
+            guard let value = try? JSONDecoder().decode(T.self, from: Data(answer.body)) else {
+                return try failure(.refused("HTTP \(answer.status) with an answer that is not the sync protocol's"))
+            }
+            return try then(value, answer.body.count)
+        case .success(let answer):
+            return try failure(SyncMachine.Failure(status: answer.status, body: answer.body))
+        }
+    }
+
+    static let encoder: JSONEncoder = {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return e
+    }()
+}
