@@ -113,7 +113,14 @@ extension ClinicStore {
 
     /// The stored audio bytes of a recording, checked against its SHA-256.
     public func audio(of recording: Recording) throws -> [UInt8] {
-        try blobs.read(sha256: recording.audioSHA256)
+        if !FileManager.default.fileExists(atPath: blobs.path(for: recording.audioSHA256).path),
+           try writer.read({ db in
+               try Bool.fetchOne(db, sql: "SELECT 1 FROM pulled_changes WHERE entity = 'recording' AND entity_id = ? AND applied = 1",
+                                 arguments: [recording.id.lowercased]) ?? false
+           }) {
+            throw ClinicError(.notFound, "This recording came from another device and its audio is not on this laptop yet. Run `clinic sync --with-audio`.")
+        }
+        return try blobs.read(sha256: recording.audioSHA256)
     }
 
     /// Finishes or undoes imports that a crash interrupted: a staged file whose audio no

@@ -166,4 +166,32 @@ extension ClinicStore: SyncStore {
     public func keepConflicts(_ records: [ConflictRecord], openOnServer: Bool) throws -> Int {
         try keepServerConflicts(records, openOnServer: openOnServer)
     }
+
+    public func missingAudio() throws -> [SyncMachine.Blob] {
+        try writer.read { db in
+            try Row.fetchAll(db, sql: "SELECT DISTINCT audio_sha256, audio_size FROM recordings ORDER BY created_at, audio_sha256")
+        }.compactMap { row in
+            let sha: String = row["audio_sha256"]
+            guard !FileManager.default.fileExists(atPath: blobs.path(for: sha).path) else { return nil }
+            return SyncMachine.Blob(sha256: sha, size: row["audio_size"])
+        }
+    }
+
+    public func storeDownloadedAudio(_ sha256: String, _ bytes: [UInt8]) throws {
+        guard isSHA256Hex(sha256), sha256Hex(bytes) == sha256 else {
+            throw ClinicError(.sync, "The downloaded audio does not match its hash; it was not stored.")
+        }
+        let expected = try writer.read { db in
+            try Int64.fetchOne(db, sql: "SELECT audio_size FROM recordings WHERE audio_sha256 = ? LIMIT 1", arguments: [sha256])
+        }
+        guard expected == Int64(bytes.count) else {
+            throw ClinicError(.sync, "The downloaded audio belongs to no recording here, or has another size; it was not stored.")
+        }
+        // Staged, fsynced, linked into place; a crash in between leaves a staged file that
+        // `recoverInterruptedImports` clears (its audio is referenced, so the link is kept).
+        let staged = try blobs.stage(bytes, sha256: sha256, token: dependencies.uuid().lowercased)
+        defer { unlink(staged.path) }
+        try blobs.publish(staged: staged, sha256: sha256)
+    }
 }
+

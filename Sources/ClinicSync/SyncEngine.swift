@@ -17,7 +17,7 @@ extension SyncMachine.Failure: Error {}
 /// answer of any status is a success here; only a request that got no whole answer fails,
 /// as `SyncMachine.Failure.network` (or `.refused` for an answer the client will not read).
 public protocol SyncTransport: AnyObject {
-    func exchange(_ method: String, _ path: String, body: [UInt8]?, contentType: String?) -> Result<HTTPAnswer, SyncMachine.Failure>
+    func exchange(_ method: String, _ path: String, body: [UInt8]?, headers: [String: String]) -> Result<HTTPAnswer, SyncMachine.Failure>
 }
 
 /// A change-log entry ready to push, and the audio the server must hold first.
@@ -44,6 +44,10 @@ public protocol SyncStore: AnyObject {
     func applyPulledPage(_ page: PullResponse, after cursor: Int64) throws -> (applied: Int, refused: Int)
     /// Keeps the server's conflict records; returns how many are new.
     func keepConflicts(_ records: [ConflictRecord], openOnServer: Bool) throws -> Int
+    /// The audio of recordings this laptop holds no file for (pulled ones), each blob once.
+    func missingAudio() throws -> [SyncMachine.Blob]
+    /// Stores downloaded audio after checking its size and SHA-256; throws if they differ.
+    func storeDownloadedAudio(_ sha256: String, _ bytes: [UInt8]) throws
     func recordSyncResult(_ result: String, error: String?) throws
 }
 
@@ -64,6 +68,9 @@ public struct SyncReport: Sendable, Equatable, Encodable {
     /// Conflicts new to this laptop (`clinic conflicts list`).
     public var newConflicts = 0
     public var audioUploaded = 0
+    public var audioDownloaded = 0
+    /// Audio the server could not give this run (asked for again next run).
+    public var audioUnavailable = 0
     public var bytesUp: Int64 = 0
     public var bytesDown: Int64 = 0
     public var retries = 0
@@ -75,7 +82,8 @@ public struct SyncReport: Sendable, Equatable, Encodable {
 
     enum CodingKeys: String, CodingKey {
         case ok, error, pushed, rejected, pushConflicts = "push_conflicts", pulled, pulledRefused = "pulled_refused"
-        case newConflicts = "new_conflicts", audioUploaded = "audio_uploaded", bytesUp = "bytes_up", bytesDown = "bytes_down", retries
+        case newConflicts = "new_conflicts", audioUploaded = "audio_uploaded", audioDownloaded = "audio_downloaded",
+        audioUnavailable = "audio_unavailable", bytesUp = "bytes_up", bytesDown = "bytes_down", retries
     }
 }
 
@@ -85,6 +93,7 @@ public enum SyncProgress: Sendable, Equatable {
     case pushing(done: Int)
     case uploading(sha256: String, received: Int64, total: Int64)
     case pulling(done: Int)
+    case downloading(sha256: String, received: Int64, total: Int64)
     case waiting(Duration, attempt: Int)
 }
 
@@ -161,6 +170,8 @@ public final class SyncEngine {
         report.bytesUp = s.bytesUp
         report.bytesDown = s.bytesDown
         report.retries = s.retries
+        report.audioDownloaded = s.audioDownloaded
+        report.audioUnavailable = s.audioUnavailable
     }
 
     private func resultLine() -> String {
@@ -231,12 +242,46 @@ public final class SyncEngine {
                 return .pulled(count: page.changes.count, bytes: bytes, next: page.next, more: page.more)
             }
 
+        case .loadMissingAudio:
+            return .missingAudioLoaded(try store.missingAudio())
+
+        case .downloadChunk(let sha, let range, let total):
+            if downloading != sha || range.lowerBound == 0 { downloading = sha; downloadBuffer = [] }
+            guard Int64(downloadBuffer.count) == range.lowerBound else { throw ClinicError(.sync, "internal: download out of step") }
+            progress(.downloading(sha256: sha, received: range.lowerBound, total: total))
+            switch transport.exchange("GET", "/v1/blobs/\(sha)", body: nil, headers: ["Range": "bytes=\(range.lowerBound)-\(range.upperBound - 1)"]) {
+            case .failure(let f):
+                return .failed(f)
+            case .success(let answer) where answer.status == 206 || (answer.status == 200 && range.lowerBound == 0):
+                // A 200 is the whole blob (a server that ignores ranges); a 206 must be the bytes asked for.
+                let bytes = answer.status == 200 ? Array(answer.body.prefix(Int(total))) : answer.body
+                guard !bytes.isEmpty, bytes.count <= range.count || answer.status == 200 else {
+                    return .failed(.refused("the server sent another part of the audio than was asked"))
+                }
+                downloadBuffer += bytes
+                if Int64(downloadBuffer.count) >= total {
+                    do { try store.storeDownloadedAudio(sha, Array(downloadBuffer.prefix(Int(total)))) } catch {
+                        downloadBuffer = []
+                        return .failed(.refused("the server's copy of audio \(sha.prefix(12))… does not match its hash"))
+                    }
+                    let held = total
+                    downloadBuffer = []
+                    downloading = nil
+                    return .downloaded(sha256: sha, received: held)
+                }
+                return .downloaded(sha256: sha, received: Int64(downloadBuffer.count))
+            case .success(let answer):
+                return .failed(SyncMachine.Failure(status: answer.status, body: answer.body))
+            }
+
         case .wait, .finish, .fail:
             throw ClinicError(.sync, "internal: \(action) is not a request")
         }
     }
 
     private var pushedThisRun = 0
+    private var downloading: String?
+    private var downloadBuffer: [UInt8] = []
 
     /// The server's conflicts, kept locally. One attempt after the run: a failure here fails the
     /// run (everything pushed and pulled is kept) and the next run fetches them again.
@@ -260,7 +305,7 @@ public final class SyncEngine {
     private func request<T: Decodable>(_ method: String, _ path: String, _ type: T.Type, body: [UInt8]? = nil, contentType: String? = nil,
                                        _ then: (T, Int) throws -> SyncMachine.Event,
                                        failure: (SyncMachine.Failure) throws -> SyncMachine.Event = { .failed($0) }) throws -> SyncMachine.Event {
-        switch transport.exchange(method, path, body: body, contentType: contentType) {
+        switch transport.exchange(method, path, body: body, headers: contentType.map { ["Content-Type": $0] } ?? [:]) {
         case .failure(let f):
             return try failure(f)
         case .success(let answer) where (200..<300).contains(answer.status):

@@ -20,7 +20,9 @@ public struct SyncMachine: Sendable {
         public var maxDelay: Duration = .seconds(30)
         /// Entries asked of the store at a time.
         public var loadLimit = 1_000
-        public init() {}
+        /// After the pull, download the audio of recordings this laptop does not hold.
+        public var fetchAudio = false
+        public init(fetchAudio: Bool = false) { self.fetchAudio = fetchAudio }
     }
 
     /// A change-log entry waiting to be pushed, as the store describes it.
@@ -77,6 +79,10 @@ public struct SyncMachine: Sendable {
         case failed(Failure)
         /// The backoff the machine asked for has passed.
         case waited
+        /// The recordings' audio this laptop does not hold (after `loadMissingAudio`).
+        case missingAudioLoaded([Blob])
+        /// Bytes of the blob being downloaded now held here (stored whole once all are).
+        case downloaded(sha256: String, received: Int64)
     }
 
     public enum Action: Sendable, Equatable {
@@ -88,6 +94,9 @@ public struct SyncMachine: Sendable {
         /// Push the entries with these sequence numbers, in this order.
         case push(seqs: [Int64])
         case pull(after: Int64)
+        case loadMissingAudio
+        /// Fetch bytes `range` of the blob (whose size is `total`).
+        case downloadChunk(sha256: String, range: Range<Int64>, total: Int64)
         case wait(Duration)
         case finish(Summary)
         case fail(reason: String, summary: Summary)
@@ -103,10 +112,13 @@ public struct SyncMachine: Sendable {
         public var bytesDown: Int64 = 0
         public var batchesSent = 0
         public var retries = 0
+        public var audioDownloaded = 0
+        /// Audio the server could not give (it does not hold it, or it failed its hash): skipped, asked again next run.
+        public var audioUnavailable = 0
     }
 
     enum Phase: Sendable, Equatable {
-        case idle, capabilities, loading, blobStatus, uploading, pushing, pulling, waiting, finished
+        case idle, capabilities, loading, blobStatus, uploading, pushing, pulling, loadingAudio, downloading, waiting, finished
     }
 
     public let configuration: Configuration
@@ -128,6 +140,9 @@ public struct SyncMachine: Sendable {
     /// Bytes of the current blob the server last said it held (-1: not asked yet).
     private var blobProgress: Int64 = -1
     private var rng: UInt64
+    /// Audio to download, in order; the first is in progress with `downloadProgress` bytes held.
+    private var downloads: [Blob] = []
+    private var downloadProgress: Int64 = 0
 
     public init(configuration: Configuration = .init(), pushCursor: Int64, pullCursor: Int64, seed: UInt64) {
         self.configuration = configuration
@@ -196,8 +211,30 @@ public struct SyncMachine: Sendable {
             summary.bytesDown += Int64(bytes)
             pullCursor = next
             if more { return send(.pull(after: next)) }
+            if configuration.fetchAudio { return send(.loadMissingAudio) }
             phase = .finished
             return .finish(summary)
+
+        case (.loadingAudio, .missingAudioLoaded(let blobs)):
+            inFlight = nil
+            downloads = blobs.filter { $0.size > 0 }
+            downloadProgress = 0
+            return nextDownload()
+
+        case (.downloading, .downloaded(let sha, let received)):
+            guard let blob = downloads.first, blob.sha256 == sha, received > downloadProgress, received <= blob.size else {
+                return fail("internal: a download answer out of step")
+            }
+            attempt = 0
+            inFlight = nil
+            summary.bytesDown += received - downloadProgress
+            downloadProgress = received
+            if received == blob.size {
+                summary.audioDownloaded += 1
+                downloads.removeFirst()
+                downloadProgress = 0
+            }
+            return nextDownload()
 
         case (.waiting, .waited):
             guard let action = inFlight else { return fail("internal: nothing to retry") }
@@ -267,6 +304,19 @@ public struct SyncMachine: Sendable {
         return send(.uploadChunk(sha256: blob.sha256, range: status.received..<end, total: blob.size))
     }
 
+    // MARK: Audio download
+
+    private mutating func nextDownload() -> Action {
+        guard let capabilities else { return fail("internal: no capabilities") }
+        guard let blob = downloads.first else {
+            phase = .finished
+            inFlight = nil
+            return .finish(summary)
+        }
+        let end = min(blob.size, downloadProgress + Int64(capabilities.chunkBytes))
+        return send(.downloadChunk(sha256: blob.sha256, range: downloadProgress..<end, total: blob.size))
+    }
+
     // MARK: Failures
 
     private mutating func recover(from failure: Failure) -> Action {
@@ -275,6 +325,14 @@ public struct SyncMachine: Sendable {
         case .unauthorized:
             return fail("the server refused this device's token (revoked or wrong): ask the administrator for a new one, then clinic config set token")
         case .refused(let message):
+            // Audio the server cannot give is skipped (and asked for again next run), not the end of the sync.
+            if case .downloadChunk = action {
+                summary.audioUnavailable += 1
+                downloads.removeFirst()
+                downloadProgress = 0
+                attempt = 0
+                return nextDownload()
+            }
             return fail("the server refused the request: \(message)")
         case .tooLarge:
             guard case .push = action, batchLimit > 1 else { return fail("the server refused a single change as too large") }
@@ -337,6 +395,8 @@ public struct SyncMachine: Sendable {
         case .uploadChunk: .uploading
         case .push: .pushing
         case .pull: .pulling
+        case .loadMissingAudio: .loadingAudio
+        case .downloadChunk: .downloading
         case .wait: .waiting
         case .finish, .fail: .finished
         }

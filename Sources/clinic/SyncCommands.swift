@@ -139,6 +139,7 @@ struct SyncCommand: ParsableCommand {
     )
     @OptionGroup var storeOptions: StoreOptions
     @OptionGroup var output: JSONFlag
+    @Flag(help: "Also download the audio of recordings made on other devices.") var withAudio = false
     @Option(help: ArgumentHelp("A PEM file of the CA that signed the server's certificate (overrides the saved one).", valueName: "file"))
     var caFile: String?
 
@@ -158,7 +159,7 @@ struct SyncCommand: ParsableCommand {
             throw ClinicError.invalid("Cannot use the server address: \(error). Fix it with `clinic config set server URL`.")
         }
         let line = ProgressLine(show: !output.json)
-        let engine = SyncEngine(transport: transport, store: store, seed: UInt64.random(in: 1...UInt64.max),
+        let engine = SyncEngine(transport: transport, store: store, configuration: .init(fetchAudio: withAudio), seed: UInt64.random(in: 1...UInt64.max),
                                 sleep: { Thread.sleep(forTimeInterval: Double($0.components.seconds) + Double($0.components.attoseconds) / 1e18) },
                                 progress: line.show)
         let report = engine.run()
@@ -169,6 +170,10 @@ struct SyncCommand: ParsableCommand {
             print(report.ok ? "Sync finished." : "Sync stopped: \(report.error ?? "unknown reason").")
             print("  sent \(report.pushed) change(s) and \(report.audioUploaded) audio file(s); received \(report.pulled) change(s)"
                   + " (\(report.bytesUp / 1024) KB up, \(report.bytesDown / 1024) KB down\(report.retries > 0 ? ", \(report.retries) retries" : ""))")
+            if withAudio {
+                print("  downloaded \(report.audioDownloaded) audio file(s)"
+                      + (report.audioUnavailable > 0 ? "; \(report.audioUnavailable) not available from the server yet (asked again next sync)" : ""))
+            }
             if report.newConflicts > 0 { print("  \(report.newConflicts) new conflict(s): see clinic conflicts list") }
             if report.pulledRefused > 0 { print("  \(report.pulledRefused) received change(s) could not be applied here") }
             if !report.rejected.isEmpty {
@@ -197,6 +202,7 @@ final class ProgressLine {
         case .pushing(let n): text = "sent \(n) change(s)"
         case .uploading(_, let received, let total): text = "uploading audio \(received / 1024)/\(total / 1024) KB"
         case .pulling(let n): text = "received \(n) change(s)"
+        case .downloading(_, let received, let total): text = "downloading audio \(received / 1024)/\(total / 1024) KB"
         case .waiting(let d, let attempt): text = "link lost; retrying in \(d.components.seconds) s (retry \(attempt))"
         }
         FileHandle.standardError.write(Data("\r\u{1B}[K\(text)".utf8))
