@@ -143,8 +143,9 @@ let package = Package(
         ),
         .testTarget(name: "ClinicCLITests", dependencies: ["ClinicCore", "ClinicAudio"]),
         .testTarget(name: "ClinicSyncTests", dependencies: ["ClinicSync"]),
-        // The transport against a real clinic-server on 127.0.0.1 and a fake one that answers badly.
-        .testTarget(name: "ClinicSyncCurlTests", dependencies: ["ClinicSyncCurl", "ClinicSync", "ClinicServer"]),
+        // The transport against a real clinic-server on 127.0.0.1 and a fake one that answers badly,
+        // and `clinic sync`'s engine end to end: real stores, a real server, a link that drops.
+        .testTarget(name: "ClinicSyncCurlTests", dependencies: ["ClinicSyncCurl", "ClinicSync", "ClinicServer", "ClinicStore", "ClinicAudio"]),
         .testTarget(
             name: "ClinicServerTests",
             dependencies: [

@@ -196,19 +196,17 @@ public final class SyncEngine {
                 return .blobStatus(BlobStatus(sha256: sha, received: size, complete: true, size: size))
             }
             return try request("GET", "/v1/blobs/\(sha)/status", BlobStatus.self) { status in
-                if status.complete && status.sha256 == sha { try self.store.markServerHolds(audio: sha) }
+                if status.complete && status.sha256 == sha { try self.uploaded(sha) }
                 return .blobStatus(status)
             }
 
         case .uploadChunk(let sha, let range, let total):
             let bytes = try store.audioBytes(sha, range: range)
+            sending.insert(sha)
             progress(.uploading(sha256: sha, received: range.lowerBound, total: total))
             return try request("PUT", "/v1/blobs/\(sha)?offset=\(range.lowerBound)&total=\(total)", BlobStatus.self, body: bytes,
                                contentType: "application/octet-stream") { status in
-                if status.complete && status.sha256 == sha {
-                    try self.store.markServerHolds(audio: sha)
-                    self.report.audioUploaded += 1
-                }
+                if status.complete && status.sha256 == sha { try self.uploaded(sha) }
                 return .blobStatus(status)
             }
 
@@ -231,8 +229,8 @@ public final class SyncEngine {
                 return .pushAnswered(response.results)
             }
 
-        case .pull(let after):
-            return try request("GET", "/v1/changes?after=\(after)", PullResponse.self) { page, bytes in
+        case .pull(let after, let limit):
+            return try request("GET", "/v1/changes?after=\(after)&limit=\(limit)", PullResponse.self) { page, bytes in
                 guard after == self.pullCursor else { throw ClinicError(.sync, "internal: pull after \(after), cursor \(self.pullCursor)") }
                 let done = try self.store.applyPulledPage(page, after: after)
                 self.pullCursor = max(self.pullCursor, page.next)
@@ -280,6 +278,14 @@ public final class SyncEngine {
     }
 
     private var pushedThisRun = 0
+    /// Audio this run has sent bytes of; counted as uploaded when the server holds it whole
+    /// (which a status answer may say first, when the link cut the last chunk's answer).
+    private var sending: Set<String> = []
+
+    private func uploaded(_ sha: String) throws {
+        try store.markServerHolds(audio: sha)
+        if sending.remove(sha) != nil { report.audioUploaded += 1 }
+    }
     private var downloading: String?
     private var downloadBuffer: [UInt8] = []
 

@@ -93,7 +93,8 @@ public struct SyncMachine: Sendable {
         case uploadChunk(sha256: String, range: Range<Int64>, total: Int64)
         /// Push the entries with these sequence numbers, in this order.
         case push(seqs: [Int64])
-        case pull(after: Int64)
+        /// Pull at most `limit` entries after the cursor.
+        case pull(after: Int64, limit: Int)
         case loadMissingAudio
         /// Fetch bytes `range` of the blob (whose size is `total`).
         case downloadChunk(sha256: String, range: Range<Int64>, total: Int64)
@@ -137,6 +138,13 @@ public struct SyncMachine: Sendable {
     private var attempt = 0
     /// Entries in a batch: the server's `max_batch`, halved on each 413.
     private var batchLimit = 0
+    /// Request sizes that the link has shown it carries: entries in a push, bytes in a chunk,
+    /// entries in a pull. A request the link cuts halves its window (a pull's goes to an
+    /// eighth); an answer doubles it (up to the server's limit). A link that drops every few kilobytes still passes small
+    /// requests, where a large one would never get through.
+    private var pushWindow = Int.max
+    private var chunkWindow = Int64.max
+    private var pullWindow = Int.max
     /// Bytes of the current blob the server last said it held (-1: not asked yet).
     private var blobProgress: Int64 = -1
     private var rng: UInt64
@@ -175,7 +183,7 @@ public struct SyncMachine: Sendable {
             let fresh = entries.filter { $0.seq > pushCursor }
             guard fresh.map(\.seq) == fresh.map(\.seq).sorted() else { return fail("the store gave entries out of order") }
             queue = fresh
-            if queue.isEmpty { return send(.pull(after: pullCursor)) }
+            if queue.isEmpty { return send(pullAction(after: pullCursor)) }
             return nextPush()
 
         case (.blobStatus, .blobStatus(let status)), (.uploading, .blobStatus(let status)):
@@ -188,6 +196,7 @@ public struct SyncMachine: Sendable {
             }
             attempt = 0
             inFlight = nil
+            grow()
             summary.batchesSent += 1
             for r in results {
                 switch r.outcome {
@@ -210,7 +219,8 @@ public struct SyncMachine: Sendable {
             summary.pulled += count
             summary.bytesDown += Int64(bytes)
             pullCursor = next
-            if more { return send(.pull(after: next)) }
+            grow()
+            if more { return send(pullAction(after: next)) }
             if configuration.fetchAudio { return send(.loadMissingAudio) }
             phase = .finished
             return .finish(summary)
@@ -227,6 +237,7 @@ public struct SyncMachine: Sendable {
             }
             attempt = 0
             inFlight = nil
+            grow()
             summary.bytesDown += received - downloadProgress
             downloadProgress = received
             if received == blob.size {
@@ -266,7 +277,7 @@ public struct SyncMachine: Sendable {
         var bytes = overhead
         for entry in queue {
             if let blob = entry.blob, !uploaded.contains(blob.sha256) { break }
-            if seqs.count == batchLimit { break }
+            if seqs.count == min(batchLimit, pushWindow) { break }
             if !seqs.isEmpty && bytes + entry.bytes + 1 > capabilities.maxRequestBytes { break }
             seqs.append(entry.seq)
             bytes += entry.bytes + 1
@@ -285,7 +296,10 @@ public struct SyncMachine: Sendable {
         }
         // Attempts count per stretch without progress: a link that drops every few seconds
         // still finishes a large upload, one that moves nothing gives up.
-        if status.complete || status.received > blobProgress { attempt = 0 }
+        if status.complete || status.received > blobProgress {
+            attempt = 0
+            if phase == .uploading { grow() }  // a chunk got through (a status answer after a cut is not a reason to grow)
+        }
         blobProgress = status.received
         if status.complete {
             guard status.size == nil || status.size == blob.size else {
@@ -299,9 +313,24 @@ public struct SyncMachine: Sendable {
         guard status.received >= 0, status.received < blob.size else {
             return fail("the server reports \(status.received) bytes of a \(blob.size)-byte upload")
         }
-        let end = min(blob.size, status.received + Int64(capabilities.chunkBytes))
+        let end = min(blob.size, status.received + chunk(capabilities))
         summary.bytesUp += end - status.received
         return send(.uploadChunk(sha256: blob.sha256, range: status.received..<end, total: blob.size))
+    }
+
+    // MARK: Request sizes
+
+    private func chunk(_ c: Capabilities) -> Int64 { min(Int64(c.chunkBytes), chunkWindow) }
+
+    private func pullAction(after: Int64) -> Action {
+        .pull(after: after, limit: min(capabilities?.maxPull ?? 1, pullWindow))
+    }
+
+    /// After an answer: the windows double (a window at its limit stays there).
+    private mutating func grow() {
+        pushWindow = pushWindow > Int.max / 2 ? Int.max : pushWindow * 2
+        chunkWindow = chunkWindow > Int64.max / 2 ? Int64.max : chunkWindow * 2
+        pullWindow = pullWindow > Int.max / 2 ? Int.max : pullWindow * 2
     }
 
     // MARK: Audio download
@@ -313,7 +342,7 @@ public struct SyncMachine: Sendable {
             inFlight = nil
             return .finish(summary)
         }
-        let end = min(blob.size, downloadProgress + Int64(capabilities.chunkBytes))
+        let end = min(blob.size, downloadProgress + chunk(capabilities))
         return send(.downloadChunk(sha256: blob.sha256, range: downloadProgress..<end, total: blob.size))
     }
 
@@ -343,9 +372,26 @@ public struct SyncMachine: Sendable {
             guard case .uploadChunk(let sha, _, _) = action else { return fail("the server answered an upload error to another request") }
             return retry(.queryBlob(sha256: sha))
         case .network, .server:
-            // An interrupted upload asks where to resume instead of resending the chunk.
-            if case .uploadChunk(let sha, _, _) = action { return retry(.queryBlob(sha256: sha)) }
-            return retry(action)
+            // A cut link halves the window of what it cut; a server error says nothing about the link.
+            let cut: Bool = if case .network = failure { true } else { false }
+            switch action {
+            case .uploadChunk(let sha, let range, _):
+                if cut { chunkWindow = max(1_024, Int64(range.count) / 2) }
+                // An interrupted upload asks where to resume instead of resending the chunk.
+                return retry(.queryBlob(sha256: sha))
+            case .push(let seqs):
+                if cut { pushWindow = max(1, seqs.count / 2) }
+                return retry(.push(seqs: Array(seqs.prefix(pushWindow))))
+            case .pull(let after, let limit):
+                // A page may hold far fewer entries than its limit, so halving would take many cuts to matter.
+                if cut { pullWindow = max(1, limit / 8) }
+                return retry(pullAction(after: after))
+            case .downloadChunk(let sha, let range, let total):
+                if cut { chunkWindow = max(1_024, Int64(range.count) / 2) }
+                return retry(.downloadChunk(sha256: sha, range: range.lowerBound..<min(range.upperBound, range.lowerBound + chunkWindow), total: total))
+            default:
+                return retry(action)
+            }
         }
     }
 

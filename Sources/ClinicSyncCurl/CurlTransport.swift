@@ -131,6 +131,12 @@ public final class CurlTransport {
         _ = clinic_curl_getinfo_long(handle, CURLINFO_RESPONSE_CODE, &status)
         _ = clinic_curl_getinfo_long(handle, CURLINFO_NUM_CONNECTS, &connects)
         connectionsOpened += connects
+        // libcurl takes a connection closed inside the response head as the end of a
+        // close-delimited answer; a head cut short is a cut link, not an answer.
+        guard sink.headComplete else { return .failure(.network("the connection closed inside the server's answer")) }
+        if sink.headers["content-encoding"] == nil, let length = sink.headers["content-length"].flatMap(Int.init), length != sink.bytes.count {
+            return .failure(.network("the server's answer was cut short"))
+        }
         return .success(Response(status: status, body: sink.bytes, headers: sink.headers))
     }
 
@@ -143,6 +149,8 @@ private final class Sink {
     var bytes: [UInt8] = []
     var headers: [String: String] = [:]
     var exceeded = false
+    /// The last response's head ended with its blank line.
+    var headComplete = false
     let limit: Int
 
     init(limit: Int) { self.limit = limit }
@@ -156,7 +164,8 @@ private final class Sink {
     func header(_ data: UnsafeMutablePointer<CChar>?, _ n: Int) {
         guard let data, n > 0 else { return }
         let line = data.withMemoryRebound(to: UInt8.self, capacity: n) { String(decoding: UnsafeBufferPointer(start: $0, count: n), as: UTF8.self) }
-        if line.hasPrefix("HTTP/") { headers = [:]; return }  // a new response (after a 100): start again
+        if line.hasPrefix("HTTP/") { headers = [:]; headComplete = false; return }  // a new response (after a 100): start again
+        if line == "\r\n" || line == "\n" { headComplete = true; return }
         guard let colon = line.firstIndex(of: ":") else { return }
         let name = line[..<colon].lowercased()
         headers[name] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespacesAndNewlines)

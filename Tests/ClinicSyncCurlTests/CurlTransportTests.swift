@@ -12,34 +12,13 @@ import Testing
     struct Live {
         let url: String
         let token: String
-        let task: Task<Void, any Error>
         let directory: URL
     }
 
     func withLiveServer(_ body: (Live) async throws -> Void) async throws {
-        let dir = FileManager.default.temporaryDirectory.appending(path: "clinic-curl-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
-        var config = ServerConfiguration.defaults(dataDirectory: dir)
-        config.port = 0
-        config.chunkBytes = 4_096
-        let storage = try await Storage.open(config.database)
-        let admin = ServerAdmin(storage: storage)
-        _ = try await admin.addSite(name: "Site")
-        let (_, token) = try await admin.enroll(site: "Site", name: "laptop")
-        let (ports, listening) = AsyncStream.makeStream(of: Int.self)
-        let app = try buildApplication(config, storage: storage, blobs: try FileBlobStorage(root: config.blobs), onServerRunning: { listening.yield($0) })
-        let task = Task { try await app.run() }
-        var iterator = ports.makeAsyncIterator()
-        let port = try #require(await iterator.next())
-        do {
-            try await body(Live(url: "http://127.0.0.1:\(port)", token: token, task: task, directory: dir))
-        } catch {
-            task.cancel()
-            throw error
+        try await LiveServer.with({ $0.chunkBytes = 4_096 }) { server in
+            try await body(Live(url: server.url, token: try await server.enroll("laptop"), directory: server.directory))
         }
-        task.cancel()
-        try? await storage.shutdown()
     }
 
     func transport(_ url: String, _ token: String, _ adjust: (inout CurlTransport.Configuration) -> Void = { _ in }) throws -> CurlTransport {
@@ -114,6 +93,13 @@ import Testing
             (Array("garbage\r\n\r\n".utf8), { r in
                 if case .failure(.network) = r { true } else { false }
             }, "not HTTP"),
+            // A link cut inside the head: libcurl alone would call this a 200 with an empty body.
+            (Array("HTTP/1.1 200 OK\r\n".utf8), { r in
+                if case .failure(.network) = r { true } else { false }
+            }, "head cut after the status line"),
+            (Array("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Len".utf8), { r in
+                if case .failure(.network) = r { true } else { false }
+            }, "head cut inside a header"),
         ]
         for (reply, check, label) in cases {
             let fake = try FakeServer(reply: reply)

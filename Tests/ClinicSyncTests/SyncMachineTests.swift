@@ -38,8 +38,8 @@ import Testing
         #expect(m.handle(.blobStatus(BlobStatus(sha256: Self.sha, received: 2_500, complete: true, size: 2_500))) == .push(seqs: [2, 3, 4]))
         #expect(m.handle(.pushAnswered([result(2), result(3, .conflict), result(4, .rejected)])) == .loadPending(afterSeq: 4, limit: 1_000))
         #expect(m.pushCursor == 4)
-        #expect(m.handle(.pendingLoaded([])) == .pull(after: 0))
-        #expect(m.handle(.pulled(count: 100, bytes: 50_000, next: 140, more: true)) == .pull(after: 140))
+        #expect(m.handle(.pendingLoaded([])) == .pull(after: 0, limit: 100))
+        #expect(m.handle(.pulled(count: 100, bytes: 50_000, next: 140, more: true)) == .pull(after: 140, limit: 100))
         guard case .finish(let s) = m.handle(.pulled(count: 7, bytes: 3_000, next: 150, more: false)) else { Issue.record("no finish"); return }
         #expect(s.pushed == 3 && s.conflicts == 1 && s.rejected == 1 && s.pulled == 107 && s.bytesDown == 53_000 && s.batchesSent == 2)
         #expect(s.bytesUp >= 2_500 + 600 && s.bytesUp < 2_500 + 600 + 100, "\(s.bytesUp)")
@@ -67,7 +67,7 @@ import Testing
         #expect(m.handle(.pendingLoaded((1...6).map { SyncMachine.Pending(seq: Int64($0), bytes: 10) })) == .push(seqs: [1, 2, 3]))
         #expect(m.handle(.pushAnswered([result(1), result(2), result(3)])) == .push(seqs: [4, 5, 6]))
         for n in 1..<4 {
-            guard case .wait(let d) = m.handle(.failed(.network("connection reset"))) else { Issue.record("no wait"); return }
+            guard case .wait(let d) = m.handle(.failed(.server(status: 502, message: "bad gateway"))) else { Issue.record("no wait"); return }
             let cap = min(config.maxDelay, config.baseDelay * (1 << (n - 1)))
             #expect(d >= cap / 2 && d <= cap, "attempt \(n): \(d)")
             #expect(m.handle(.waited) == .push(seqs: [4, 5, 6]))  // the same batch again: the server deduplicates it
@@ -195,6 +195,7 @@ import Testing
         let events: [SyncMachine.Event] = [
             .start, .capabilities(Self.caps), .pendingLoaded([]), .blobStatus(BlobStatus(sha256: Self.sha, received: 0, complete: false, size: nil)),
             .pushAnswered([]), .pulled(count: 0, bytes: 0, next: 0, more: false), .failed(.network("x")), .waited,
+            .missingAudioLoaded([]), .downloaded(sha256: Self.sha, received: 1),
         ]
         // The machine in each phase, with the events that phase expects.
         var idle = SyncMachine(pushCursor: 0, pullCursor: 0, seed: 3)
@@ -205,9 +206,13 @@ import Testing
         var pulling = started(); _ = pulling.handle(.pendingLoaded([]))
         var waiting = pushing; _ = waiting.handle(.failed(.network("x")))
         var finished = pulling; _ = finished.handle(.pulled(count: 0, bytes: 0, next: 0, more: false))
+        var loadingAudio = started(config: .init(fetchAudio: true)); _ = loadingAudio.handle(.pendingLoaded([]))
+        _ = loadingAudio.handle(.pulled(count: 0, bytes: 0, next: 0, more: false))
+        var downloading = loadingAudio; _ = downloading.handle(.missingAudioLoaded([.init(sha256: Self.sha, size: 10)]))
         let phases: [(String, SyncMachine, Set<Int>)] = [
             ("idle", idle, [0]), ("capabilities", capabilities, [1, 6]), ("loading", loading, [2, 6]), ("pushing", pushing, [4, 6]),
             ("blob status", querying, [3, 6]), ("pulling", pulling, [5, 6]), ("waiting", waiting, [7]), ("finished", finished, []),
+            ("loading audio", loadingAudio, [6, 8]), ("downloading", downloading, [6, 9]),
         ]
         for (name, machine, expected) in phases {
             for (i, event) in events.enumerated() where !expected.contains(i) {
@@ -231,5 +236,82 @@ import Testing
         }
         #expect(seen.count > 8, "jitter spreads the delays")
         #expect(a.backoff(attempt: 40) <= config.maxDelay)
+    }
+
+    @Test func audioIsDownloadedInChunksAfterThePullResumingAfterADrop() {
+        var m = started(config: .init(fetchAudio: true))
+        #expect(m.handle(.pendingLoaded([])) == .pull(after: 0, limit: 100))
+        #expect(m.handle(.pulled(count: 2, bytes: 10, next: 9, more: false)) == .loadMissingAudio)
+        let other = String(repeating: "cd", count: 32)
+        let blobs = [SyncMachine.Blob(sha256: Self.sha, size: 2_500), SyncMachine.Blob(sha256: other, size: 10)]
+        #expect(m.handle(.missingAudioLoaded(blobs)) == .downloadChunk(sha256: Self.sha, range: 0..<1_000, total: 2_500))
+        #expect(m.handle(.downloaded(sha256: Self.sha, received: 1_000)) == .downloadChunk(sha256: Self.sha, range: 1_000..<2_000, total: 2_500))
+        // A drop: back off, then the same range again (the bytes held are kept).
+        guard case .wait = m.handle(.failed(.network("reset"))) else { Issue.record("no backoff"); return }
+        #expect(m.handle(.waited) == .downloadChunk(sha256: Self.sha, range: 1_000..<2_000, total: 2_500))
+        #expect(m.handle(.downloaded(sha256: Self.sha, received: 2_000)) == .downloadChunk(sha256: Self.sha, range: 2_000..<2_500, total: 2_500))
+        #expect(m.handle(.downloaded(sha256: Self.sha, received: 2_500)) == .downloadChunk(sha256: other, range: 0..<10, total: 10))
+        // Audio the server cannot give is skipped, not the end of the sync.
+        guard case .finish(let s) = m.handle(.failed(.refused("HTTP 404"))) else { Issue.record("no finish"); return }
+        #expect(s.audioDownloaded == 1 && s.audioUnavailable == 1 && s.bytesDown == 10 + 2_500 && s.retries == 1)
+    }
+
+    @Test func withoutFetchAudioThePullEndsTheRunAndADownloadThatMovesNothingGivesUp() {
+        var plain = started()
+        _ = plain.handle(.pendingLoaded([]))
+        guard case .finish = plain.handle(.pulled(count: 0, bytes: 0, next: 0, more: false)) else { Issue.record("no finish"); return }
+
+        var m = started(config: .init(fetchAudio: true))
+        _ = m.handle(.pendingLoaded([]))
+        _ = m.handle(.pulled(count: 0, bytes: 0, next: 0, more: false))
+        _ = m.handle(.missingAudioLoaded([SyncMachine.Blob(sha256: Self.sha, size: 100)]))
+        var gaveUp = false
+        for _ in 0..<10 {
+            let a = m.handle(.failed(.network("timeout")))
+            if case .fail(let reason, _) = a { gaveUp = reason.contains("no network"); break }
+            #expect(m.handle(.waited) == .downloadChunk(sha256: Self.sha, range: 0..<100, total: 100))
+        }
+        #expect(gaveUp)
+        // An answer that does not move forward is out of step.
+        var n = started(config: .init(fetchAudio: true))
+        _ = n.handle(.pendingLoaded([]))
+        _ = n.handle(.pulled(count: 0, bytes: 0, next: 0, more: false))
+        _ = n.handle(.missingAudioLoaded([SyncMachine.Blob(sha256: Self.sha, size: 100)]))
+        guard case .fail = n.handle(.downloaded(sha256: Self.sha, received: 0)) else { Issue.record("took a download that moved nothing"); return }
+    }
+
+    /// A request the link cuts is sent again smaller (half the entries, half the bytes); each
+    /// answer doubles the window back towards the server's limits.
+    @Test func requestsTheLinkCutsShrinkAndAnswersGrowThemBack() {
+        let caps = Capabilities(protocolVersion: SyncProtocol.version, serverVersion: "t", maxRequestBytes: 1 << 20,
+                                maxBatch: 100, chunkBytes: 64_000, maxPull: 1_000)
+        var m = started(caps)
+        #expect(m.handle(.pendingLoaded((1...16).map { SyncMachine.Pending(seq: Int64($0), bytes: 10) })) == .push(seqs: Array(1...16)))
+        _ = m.handle(.failed(.network("reset")))
+        #expect(m.handle(.waited) == .push(seqs: Array(1...8)))
+        _ = m.handle(.failed(.network("reset")))
+        #expect(m.handle(.waited) == .push(seqs: Array(1...4)))
+        #expect(m.handle(.pushAnswered((1...4).map { result($0) })) == .push(seqs: Array(5...12)))
+        #expect(m.handle(.pushAnswered((5...12).map { result($0) })) == .push(seqs: Array(13...16)))
+        #expect(m.handle(.pushAnswered((13...16).map { result($0) })) == .loadPending(afterSeq: 16, limit: 1_000))
+        // A cut pull asks for an eighth as many entries.
+        #expect(m.handle(.pendingLoaded([])) == .pull(after: 0, limit: 1_000))
+        _ = m.handle(.failed(.network("reset")))
+        #expect(m.handle(.waited) == .pull(after: 0, limit: 125))
+        // A server error is not the link's fault: the same request again.
+        _ = m.handle(.failed(.server(status: 503, message: "busy")))
+        #expect(m.handle(.waited) == .pull(after: 0, limit: 125))
+        #expect(m.handle(.pulled(count: 125, bytes: 1, next: 125, more: true)) == .pull(after: 125, limit: 250))
+
+        // Chunks too: a cut upload resumes from the server's offset with half the bytes.
+        var u = started(caps)
+        let blob = SyncMachine.Blob(sha256: Self.sha, size: 200_000)
+        #expect(u.handle(.pendingLoaded([SyncMachine.Pending(seq: 1, bytes: 10, blob: blob)])) == .queryBlob(sha256: Self.sha))
+        #expect(u.handle(.blobStatus(BlobStatus(sha256: Self.sha, received: 0, complete: false, size: nil)))
+                == .uploadChunk(sha256: Self.sha, range: 0..<64_000, total: 200_000))
+        _ = u.handle(.failed(.network("reset")))
+        #expect(u.handle(.waited) == .queryBlob(sha256: Self.sha))
+        #expect(u.handle(.blobStatus(BlobStatus(sha256: Self.sha, received: 10_000, complete: false, size: nil)))
+                == .uploadChunk(sha256: Self.sha, range: 10_000..<42_000, total: 200_000))
     }
 }

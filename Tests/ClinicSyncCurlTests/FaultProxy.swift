@@ -1,0 +1,136 @@
+import Foundation
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A TCP proxy on 127.0.0.1 in front of a real server that breaks the link the way a field
+/// 2G/3G link does: each connection is cut after a (seeded) random number of bytes in either
+/// direction, mid-request or mid-answer; or, while `down`, every connection is refused at once.
+final class FaultProxy: @unchecked Sendable {
+    struct State {
+        var cutAfter: ClosedRange<Int>?
+        var down = false
+        /// Connections after this many are refused (the link goes away for good).
+        var downAfter: Int?
+        var connections = 0
+        var cuts = 0
+        var rng: UInt64
+    }
+
+    let port: Int
+    private let fd: Int32
+    private let upstream: Int
+    let state: Mutex<State>
+
+    init(upstream: Int, cutAfter: ClosedRange<Int>? = nil, seed: UInt64 = 1) throws {
+        state = Mutex(State(cutAfter: cutAfter, rng: seed | 1))
+        self.upstream = upstream
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        self.fd = fd
+        var one: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        var address = Self.loopback(port: 0)
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { p in
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && listen(fd, 64) == 0 && getsockname(fd, $0, &length) == 0 }
+        }
+        guard bound else { close(fd); throw POSIXError(.EADDRINUSE) }
+        port = Int(UInt16(bigEndian: address.sin_port))
+        let listener = fd
+        Thread { [self] in
+            while true {
+                let client = accept(listener, nil, nil)
+                if client < 0 { close(listener); return }
+                self.serve(client)
+            }
+        }.start()
+    }
+
+    var url: String { "http://127.0.0.1:\(port)" }
+    var cuts: Int { state.withLock { $0.cuts } }
+    var connections: Int { state.withLock { $0.connections } }
+    func set(down: Bool) { state.withLock { $0.down = down } }
+    func set(cutAfter: ClosedRange<Int>?) { state.withLock { $0.cutAfter = cutAfter } }
+    /// From now, `n` more connections, then none.
+    func goDown(afterMore n: Int) { state.withLock { $0.downAfter = $0.connections + n } }
+    func comeBack() { state.withLock { $0.downAfter = nil; $0.down = false } }
+    func stop() { shutdown(fd, Int32(SHUT_RDWR)) }
+
+    private static func loopback(port: UInt16) -> sockaddr_in {
+        var a = sockaddr_in()
+        a.sin_family = sa_family_t(AF_INET)
+        a.sin_addr.s_addr = inet_addr("127.0.0.1")
+        a.sin_port = port.bigEndian
+        return a
+    }
+
+    private func serve(_ client: Int32) {
+        let (down, limit): (Bool, Int?) = state.withLock { s in
+            s.connections += 1
+            let down = s.down || s.downAfter.map { s.connections > $0 } ?? false
+            guard let range = s.cutAfter else { return (down, nil) }
+            s.rng = s.rng &* 6364136223846793005 &+ 1442695040888963407
+            return (down, range.lowerBound + Int((s.rng >> 33) % UInt64(range.count)))
+        }
+        if down { close(client); return }
+        let server = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = Self.loopback(port: UInt16(upstream))
+        let connected = withUnsafePointer(to: &address) { p in
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(server, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+        }
+        guard connected else { close(server); close(client); return }
+        let link = Link(client: client, server: server, budget: limit) { [self] in state.withLock { $0.cuts += 1 } }
+        let done = DispatchGroup()
+        for (from, to) in [(client, server), (server, client)] {
+            done.enter()
+            Thread { link.pump(from, to); done.leave() }.start()
+        }
+        Thread { done.wait(); close(client); close(server) }.start()
+    }
+}
+
+/// One proxied connection: the bytes it may still carry (both directions together) and its end.
+private final class Link: @unchecked Sendable {
+    let client: Int32, server: Int32
+    private let lock = NSLock()
+    private var budget: Int?
+    private var closed = false
+    private let onCut: () -> Void
+
+    init(client: Int32, server: Int32, budget: Int?, onCut: @escaping () -> Void) {
+        self.client = client
+        self.server = server
+        self.budget = budget
+        self.onCut = onCut
+    }
+
+    func finish(cut: Bool) {
+        let first = lock.withLock { defer { closed = true }; return !closed }
+        guard first else { return }
+        if cut { onCut() }
+        shutdown(client, Int32(SHUT_RDWR))
+        shutdown(server, Int32(SHUT_RDWR))
+    }
+
+    func pump(_ from: Int32, _ to: Int32) {
+        var buffer = [UInt8](repeating: 0, count: 16_384)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { recv(from, $0.baseAddress, $0.count, 0) }
+            if n <= 0 { finish(cut: false); return }
+            let allowed = lock.withLock { () -> Int in
+                guard let left = budget else { return n }
+                let k = min(left, n)
+                budget = left - k
+                return k
+            }
+            var sent = 0
+            while sent < allowed {
+                let m = buffer.withUnsafeBytes { send(to, $0.baseAddress! + sent, allowed - sent, Int32(MSG_NOSIGNAL)) }
+                if m <= 0 { finish(cut: false); return }
+                sent += m
+            }
+            if allowed < n { finish(cut: true); return }
+        }
+    }
+}

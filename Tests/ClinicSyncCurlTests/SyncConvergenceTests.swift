@@ -1,0 +1,199 @@
+import ClinicAudio
+import ClinicCore
+import ClinicServer
+import ClinicStore
+import ClinicSync
+import ClinicSyncCurl
+import Foundation
+import Testing
+
+/// `clinic sync`'s engine end to end: two laptops' real stores, a real clinic-server on
+/// 127.0.0.1, the libcurl transport, and a proxy that cuts the link every few kilobytes.
+@Suite(.serialized) struct SyncConvergenceTests {
+    static let samples = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent().appending(path: "Samples")
+    static let sampleFiles = ["circor2022_13918_AV.flac", "circor2022_13918_PV.flac", "circor2022_31737_AV.flac"]
+
+    final class Laptop {
+        let store: ClinicStore
+        let directory: URL
+        var token = ""
+        init(_ name: String) throws {
+            directory = FileManager.default.temporaryDirectory.appending(path: "clinic-laptop-\(name)-\(UUID().uuidString)")
+            store = try ClinicStore.create(at: directory, site: "Site", deviceName: name)
+        }
+        deinit { try? FileManager.default.removeItem(at: directory) }
+        var deviceID: UUID { UUID(strict: try! store.identity().deviceID)! }
+
+        /// One `clinic sync` run, on a thread of its own: libcurl blocks, and the server in this
+        /// process needs the concurrency pool's threads to answer.
+        func sync(_ url: String, audio: Bool = false, seed: UInt64 = 7) async throws -> SyncReport {
+            let transport = try CurlTransport(.init(server: url, token: token))
+            let engine = SyncEngine(transport: transport, store: store, configuration: .init(fetchAudio: audio), seed: seed, sleep: { _ in })
+            return await withCheckedContinuation { done in
+                let box = UncheckedBox(engine)
+                Thread { done.resume(returning: box.value.run()) }.start()
+            }
+        }
+
+        func record(_ patient: UUID, _ file: String, _ location: AuscultationLocation) throws -> Recording {
+            let path = SyncConvergenceTests.samples.appending(path: file).path
+            return try store.addRecording(NewRecording(patientID: patient, location: location, recordedAt: Date(), operatorName: "Nurse",
+                                                       device: "Steth", originalFilename: file, audio: try AudioImport.prepare(path: path)))
+        }
+    }
+
+    /// What two converged laptops must agree on: every patient and recording, field by field.
+    func snapshot(_ l: Laptop) throws -> [String] {
+        let patients = try l.store.patients(includeDeleted: true).map { "\($0.fields.map { "\($0.name)=\($0.value)" })" }
+        let recordings = try l.store.recordings(includeDeleted: true).map { "\($0.fields.map { "\($0.name)=\($0.value)" })" }
+        return (patients + recordings).sorted()
+    }
+
+    /// The site's whole feed, read on a thread of its own (see `Laptop.sync`).
+    func feed(_ server: LiveServer, token: String) async throws -> [FeedEntry] {
+        let url = server.url
+        return try await withCheckedThrowingContinuation { done in
+            Thread { done.resume(with: Result { try Self.readFeed(url, token) }) }.start()
+        }
+    }
+
+    static func readFeed(_ url: String, _ token: String) throws -> [FeedEntry] {
+        let t = try CurlTransport(.init(server: url, token: token))
+        var all: [FeedEntry] = [], after: Int64 = 0
+        while true {
+            let page = try JSONDecoder().decode(PullResponse.self, from: Data(try t.send("GET", "/v1/changes?after=\(after)").get().body))
+            all += page.changes
+            after = page.next
+            if !page.more { return all }
+        }
+    }
+
+    @Test func twoLaptopsConvergeThroughTheServerAudioAndConflictsIncluded() async throws {
+        try await LiveServer.with { server in
+            let a = try Laptop("a"), b = try Laptop("b")
+            a.token = try await server.enroll("a", deviceID: a.deviceID)
+            b.token = try await server.enroll("b", deviceID: b.deviceID)
+
+            let amina = try a.store.addPatient(PatientInput(externalID: "KE-1", givenName: "Amina", familyName: "Okafor", sex: "female"))
+            let r1 = try a.record(amina.id, Self.sampleFiles[0], .AV)
+            _ = try a.record(amina.id, Self.sampleFiles[1], .PV)
+            let ra = try await a.sync(server.url)
+            #expect(ra.ok && ra.pushed == 3 && ra.audioUploaded == 2 && ra.rejected.isEmpty, "\(ra)")
+
+            let rb = try await b.sync(server.url, audio: true)
+            #expect(rb.ok && rb.pulled == 3 && rb.audioDownloaded == 2, "\(rb)")
+            #expect(try snapshot(a) == snapshot(b))
+            #expect(try b.store.patients(search: "Okaf").map(\.id) == [amina.id], "a pulled patient is found by search")
+            #expect(try b.store.audio(of: b.store.recording(r1.id)) == a.store.audio(of: r1))
+
+            // B records a patient of its own; both edit Amina's family name without seeing the other's edit.
+            let baraka = try b.store.addPatient(PatientInput(givenName: "Baraka", familyName: "Otieno"))
+            _ = try b.record(baraka.id, Self.sampleFiles[2], .MV)
+            try a.store.updatePatient(amina.id, PatientInput(familyName: "Okafor-Bello"))
+            try b.store.updatePatient(amina.id, PatientInput(familyName: "Bello", birthDate: "2019-03-04"))
+            #expect(try await a.sync(server.url).ok)
+            let second = try await b.sync(server.url)
+            #expect(second.ok && second.pushed == 3 && second.pulled == 1 && second.pushConflicts == 1 && second.newConflicts == 1, "\(second)")
+            let third = try await a.sync(server.url, audio: true)
+            #expect(third.ok && third.pulled == 3 && third.newConflicts == 1 && third.audioDownloaded == 1, "\(third)")
+            #expect(try snapshot(a) == snapshot(b))
+            let amina2 = try a.store.patient(amina.id)
+            #expect(amina2.familyName == "Bello" && amina2.birthDate == "2019-03-04", "B's edit is later; both fields meet")
+
+            // The conflict, resolved on A by keeping its own value, syncs like any edit.
+            let conflict = try #require(try a.store.conflicts().first)
+            #expect(conflict.record.field == "family_name" && conflict.record.losingValue == .text("Okafor-Bello")
+                    && conflict.record.losingClock.device == a.deviceID && conflict.record.winningValue == .text("Bello"))
+            try a.store.resolveConflict(UUID(strict: conflict.record.id)!, .losing)
+            #expect(try a.store.conflicts().isEmpty)
+            let resolved = try await a.sync(server.url)
+            #expect(resolved.ok && resolved.pushed == 1 && resolved.pushConflicts == 0, "\(resolved)")
+            #expect(try await b.sync(server.url).ok)
+            #expect(try b.store.patient(amina.id).familyName == "Okafor-Bello")
+            #expect(try snapshot(a) == snapshot(b))
+
+            // Nothing duplicated: every change once in the feed; both stores clean; nothing pending.
+            let entries = try await feed(server, token: a.token)
+            #expect(Set(entries.map(\.change.changeID)).count == entries.count)
+            #expect(entries.count == (try a.store.changes().count + b.store.changes().count))
+            for l in [a, b] {
+                let report = try l.store.doctor()
+                #expect(report.clean, "\(report.problems)")
+                let status = try l.store.status()
+                #expect(status.pendingChanges == 0 && status.pendingAudioBytes == 0 && status.rejectedChanges == 0)
+            }
+            // A sync with nothing to do sends and receives nothing.
+            let idle = try await a.sync(server.url)
+            #expect(idle.ok && idle.pushed == 0 && idle.pulled == 0 && idle.audioUploaded == 0)
+        }
+    }
+
+    @Test(arguments: [11, 12, 13, 14, 15] as [UInt64])
+    func aLinkThatDropsEveryFewKilobytesStillDeliversEverythingOnce(seed: UInt64) async throws {
+        try await LiveServer.with({ $0.chunkBytes = 4_096 }) { server in
+            let a = try Laptop("a"), b = try Laptop("b")
+            a.token = try await server.enroll("a", deviceID: a.deviceID)
+            b.token = try await server.enroll("b", deviceID: b.deviceID)
+            // 2,000 to 9,000 bytes per connection: cuts land in request heads, bodies and answers.
+            let proxy = try FaultProxy(upstream: server.port, cutAfter: 2_000...9_000, seed: seed)
+            defer { proxy.stop() }
+            for i in 0..<30 {
+                let p = try a.store.addPatient(PatientInput(givenName: "Patient \(i)", familyName: "Family \(i)"))
+                if i < Self.sampleFiles.count { _ = try a.record(p.id, Self.sampleFiles[i], .AV) }
+            }
+            let pushed = try await a.sync(proxy.url)
+            #expect(pushed.ok, "\(pushed)")
+            #expect(pushed.pushed == 33 && pushed.audioUploaded == 3)
+            let pulled = try await b.sync(proxy.url, audio: true)
+            #expect(pulled.ok && pulled.pulled == 33 && pulled.audioDownloaded == 3, "\(pulled)")
+            #expect(proxy.cuts > 10 && pushed.retries + pulled.retries >= proxy.cuts / 2, "cuts \(proxy.cuts), retries \(pushed.retries)+\(pulled.retries)")
+            #expect(try snapshot(a) == snapshot(b))
+            let entries = try await feed(server, token: a.token)
+            #expect(entries.count == 33 && Set(entries.map(\.change.changeID)).count == 33)
+            #expect(try b.store.doctor().clean)
+        }
+    }
+
+    @Test func aRunCutOffPartWayStopsSayingSoAndTheNextResumes() async throws {
+        try await LiveServer.with({ $0.maxBatch = 5; $0.chunkBytes = 4_096 }) { server in
+            let a = try Laptop("a")
+            a.token = try await server.enroll("a", deviceID: a.deviceID)
+            let proxy = try FaultProxy(upstream: server.port, seed: 3)
+            defer { proxy.stop() }
+            for i in 0..<23 { _ = try a.store.addPatient(PatientInput(givenName: "P\(i)", familyName: "F")) }
+            // Each connection carries one small request and is cut in the next (keep-alive),
+            // and after three connections the link goes away.
+            proxy.set(cutAfter: 2_500...2_500)
+            proxy.goDown(afterMore: 3)
+            let cut = try await a.sync(proxy.url)
+            #expect(!cut.ok && (cut.error ?? "").contains("no network"), "\(cut)")
+            let status = try a.store.status()
+            #expect(status.lastSyncError != nil && status.pendingChanges == Int64(23 - cut.pushed))
+            #expect(cut.pushed > 0 && cut.pushed < 23, "\(cut)")
+            proxy.set(cutAfter: nil)
+            proxy.comeBack()
+            let resumed = try await a.sync(proxy.url)
+            #expect(resumed.ok && resumed.pushed == 23 - cut.pushed, "\(cut.pushed) then \(resumed.pushed)")
+            #expect(try await feed(server, token: a.token).count == 23)
+            #expect(try a.store.status().lastSyncError == nil)
+        }
+    }
+
+    @Test func aRevokedTokenStopsAtOnceAndChangesNothing() async throws {
+        try await LiveServer.with { server in
+            let a = try Laptop("a")
+            a.token = try await server.enroll("a", deviceID: a.deviceID)
+            _ = try a.store.addPatient(PatientInput(givenName: "A", familyName: "B"))
+            try await server.admin.revoke(device: a.deviceID.lowercased)
+            let r = try await a.sync(server.url)
+            #expect(!r.ok && (r.error ?? "").contains("token") && r.retries == 0, "\(r)")
+            #expect(try a.store.status().pendingChanges == 1)
+        }
+    }
+}
+
+struct UncheckedBox<T>: @unchecked Sendable {
+    let value: T
+    init(_ value: T) { self.value = value }
+}
