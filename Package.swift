@@ -139,7 +139,7 @@ let package = Package(
         .testTarget(name: "ClinicAudioTests", dependencies: ["ClinicAudio", "CClinicDSP"]),
         .testTarget(
             name: "ClinicStoreTests",
-            dependencies: ["ClinicStore", "ClinicAudio", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: ["ClinicStore", "ClinicSync", "ClinicAudio", .product(name: "GRDB", package: "GRDB.swift")]
         ),
         .testTarget(name: "ClinicCLITests", dependencies: ["ClinicCore", "ClinicAudio"]),
         .testTarget(name: "ClinicSyncTests", dependencies: ["ClinicSync"]),
