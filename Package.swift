@@ -141,11 +141,13 @@ let package = Package(
             name: "ClinicStoreTests",
             dependencies: ["ClinicStore", "ClinicSync", "ClinicAudio", .product(name: "GRDB", package: "GRDB.swift")]
         ),
-        .testTarget(name: "ClinicCLITests", dependencies: ["ClinicCore", "ClinicAudio"]),
+        // Test helpers shared by test targets: a fault-injecting TCP proxy.
+        .target(name: "ClinicTestSupport", path: "Tests/Support"),
+        .testTarget(name: "ClinicCLITests", dependencies: ["ClinicCore", "ClinicAudio", "ClinicTestSupport"]),
         .testTarget(name: "ClinicSyncTests", dependencies: ["ClinicSync"]),
         // The transport against a real clinic-server on 127.0.0.1 and a fake one that answers badly,
         // and `clinic sync`'s engine end to end: real stores, a real server, a link that drops.
-        .testTarget(name: "ClinicSyncCurlTests", dependencies: ["ClinicSyncCurl", "ClinicSync", "ClinicServer", "ClinicStore", "ClinicAudio"]),
+        .testTarget(name: "ClinicSyncCurlTests", dependencies: ["ClinicSyncCurl", "ClinicSync", "ClinicServer", "ClinicStore", "ClinicAudio", "ClinicTestSupport"]),
         .testTarget(
             name: "ClinicServerTests",
             dependencies: [

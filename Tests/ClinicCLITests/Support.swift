@@ -29,7 +29,7 @@ struct Result {
 
 /// Runs `clinic` with `arguments` and waits for it.
 @discardableResult
-func clinic(_ arguments: [String], store: URL?, environment: [String: String] = [:], prefix: [String] = []) throws -> Result {
+func clinic(_ arguments: [String], store: URL?, environment: [String: String] = [:], prefix: [String] = [], input: String? = nil) throws -> Result {
     let process = Process()
     if prefix.isEmpty {
         process.executableURL = clinicBinary
@@ -46,7 +46,13 @@ func clinic(_ arguments: [String], store: URL?, environment: [String: String] = 
     let out = Pipe(), err = Pipe()
     process.standardOutput = out
     process.standardError = err
+    let stdin = Pipe()
+    if input != nil { process.standardInput = stdin }
     try process.run()
+    if let input {
+        stdin.fileHandleForWriting.write(Data(input.utf8))
+        try stdin.fileHandleForWriting.close()
+    }
     let outData = out.fileHandleForReading.readDataToEndOfFile()
     let errData = err.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()

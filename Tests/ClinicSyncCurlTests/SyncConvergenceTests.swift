@@ -4,6 +4,7 @@ import ClinicServer
 import ClinicStore
 import ClinicSync
 import ClinicSyncCurl
+import ClinicTestSupport
 import Foundation
 import Testing
 

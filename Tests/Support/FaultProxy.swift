@@ -7,7 +7,7 @@ import Glibc
 /// A TCP proxy on 127.0.0.1 in front of a real server that breaks the link the way a field
 /// 2G/3G link does: each connection is cut after a (seeded) random number of bytes in either
 /// direction, mid-request or mid-answer; or, while `down`, every connection is refused at once.
-final class FaultProxy: @unchecked Sendable {
+public final class FaultProxy: @unchecked Sendable {
     struct State {
         var cutAfter: ClosedRange<Int>?
         var down = false
@@ -16,14 +16,17 @@ final class FaultProxy: @unchecked Sendable {
         var connections = 0
         var cuts = 0
         var rng: UInt64
+        var rate: Int?
     }
 
-    let port: Int
+    public let port: Int
     private let fd: Int32
     private let upstream: Int
     let state: Mutex<State>
+    /// Bytes per second each connection carries in each direction (nil: as fast as it goes).
+    public var bytesPerSecond: Int? { get { state.withLock { $0.rate } } set { state.withLock { $0.rate = newValue } } }
 
-    init(upstream: Int, cutAfter: ClosedRange<Int>? = nil, seed: UInt64 = 1) throws {
+    public init(upstream: Int, cutAfter: ClosedRange<Int>? = nil, seed: UInt64 = 1) throws {
         state = Mutex(State(cutAfter: cutAfter, rng: seed | 1))
         self.upstream = upstream
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
@@ -47,15 +50,15 @@ final class FaultProxy: @unchecked Sendable {
         }.start()
     }
 
-    var url: String { "http://127.0.0.1:\(port)" }
-    var cuts: Int { state.withLock { $0.cuts } }
-    var connections: Int { state.withLock { $0.connections } }
-    func set(down: Bool) { state.withLock { $0.down = down } }
-    func set(cutAfter: ClosedRange<Int>?) { state.withLock { $0.cutAfter = cutAfter } }
+    public var url: String { "http://127.0.0.1:\(port)" }
+    public var cuts: Int { state.withLock { $0.cuts } }
+    public var connections: Int { state.withLock { $0.connections } }
+    public func set(down: Bool) { state.withLock { $0.down = down } }
+    public func set(cutAfter: ClosedRange<Int>?) { state.withLock { $0.cutAfter = cutAfter } }
     /// From now, `n` more connections, then none.
-    func goDown(afterMore n: Int) { state.withLock { $0.downAfter = $0.connections + n } }
-    func comeBack() { state.withLock { $0.downAfter = nil; $0.down = false } }
-    func stop() { shutdown(fd, Int32(SHUT_RDWR)) }
+    public func goDown(afterMore n: Int) { state.withLock { $0.downAfter = $0.connections + n } }
+    public func comeBack() { state.withLock { $0.downAfter = nil; $0.down = false } }
+    public func stop() { shutdown(fd, Int32(SHUT_RDWR)) }
 
     private static func loopback(port: UInt16) -> sockaddr_in {
         var a = sockaddr_in()
@@ -80,7 +83,7 @@ final class FaultProxy: @unchecked Sendable {
             p.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(server, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
         }
         guard connected else { close(server); close(client); return }
-        let link = Link(client: client, server: server, budget: limit) { [self] in state.withLock { $0.cuts += 1 } }
+        let link = Link(client: client, server: server, budget: limit, rate: state.withLock { $0.rate }) { [self] in state.withLock { $0.cuts += 1 } }
         let done = DispatchGroup()
         for (from, to) in [(client, server), (server, client)] {
             done.enter()
@@ -98,10 +101,13 @@ private final class Link: @unchecked Sendable {
     private var closed = false
     private let onCut: () -> Void
 
-    init(client: Int32, server: Int32, budget: Int?, onCut: @escaping () -> Void) {
+    private let rate: Int?
+
+    init(client: Int32, server: Int32, budget: Int?, rate: Int?, onCut: @escaping () -> Void) {
         self.client = client
         self.server = server
         self.budget = budget
+        self.rate = rate
         self.onCut = onCut
     }
 
@@ -114,7 +120,8 @@ private final class Link: @unchecked Sendable {
     }
 
     func pump(_ from: Int32, _ to: Int32) {
-        var buffer = [UInt8](repeating: 0, count: 16_384)
+        // A slow link passes small pieces with pauses between them.
+        var buffer = [UInt8](repeating: 0, count: rate.map { max(1, min(16_384, $0 / 10)) } ?? 16_384)
         while true {
             let n = buffer.withUnsafeMutableBytes { recv(from, $0.baseAddress, $0.count, 0) }
             if n <= 0 { finish(cut: false); return }
@@ -131,6 +138,40 @@ private final class Link: @unchecked Sendable {
                 sent += m
             }
             if allowed < n { finish(cut: true); return }
+            if let rate { Thread.sleep(forTimeInterval: Double(n) / Double(rate)) }
         }
     }
+}
+
+/// A TCP port on 127.0.0.1 free a moment ago (for a server process that needs a number).
+public func freeLoopbackPort() -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var a = sockaddr_in()
+    a.sin_family = sa_family_t(AF_INET)
+    a.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    _ = withUnsafeMutablePointer(to: &a) { p in
+        p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+    }
+    return Int(UInt16(bigEndian: a.sin_port))
+}
+
+/// Waits until something accepts connections on 127.0.0.1:`port` (at most `seconds`).
+public func waitForLoopbackPort(_ port: Int, seconds: Double = 20) -> Bool {
+    let deadline = Date().addingTimeInterval(seconds)
+    while Date() < deadline {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var a = sockaddr_in()
+        a.sin_family = sa_family_t(AF_INET)
+        a.sin_addr.s_addr = inet_addr("127.0.0.1")
+        a.sin_port = UInt16(port).bigEndian
+        let ok = withUnsafePointer(to: &a) { p in
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+        }
+        close(fd)
+        if ok { return true }
+        Thread.sleep(forTimeInterval: 0.05)
+    }
+    return false
 }
