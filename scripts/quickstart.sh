@@ -63,7 +63,7 @@ echo "== Status"
 "$clinic" doctor | tail -n 1
 
 # The local central server: a site for the demo clinic, this laptop enrolled under its own
-# device id, and the server started on 127.0.0.1 to check that it answers.
+# device id, the server started on 127.0.0.1, and this laptop's records and audio synced to it.
 server="$prefix/bin/clinic-server"
 export CLINIC_SERVER_DATA="${CLINIC_SERVER_DATA:-$HOME/.clinic-server}"
 echo "== Local server in $CLINIC_SERVER_DATA"
@@ -80,10 +80,14 @@ server_pid=$!
 trap 'kill $server_pid 2>/dev/null || true' EXIT
 for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/v1/health" >/dev/null && break; sleep 0.2; done
 echo "   health:       $(curl -sf "http://127.0.0.1:$port/v1/health")"
+echo "== clinic sync to the local server"
+"$clinic" config set server "http://127.0.0.1:$port"
 if [ -s "$token_file" ]; then
-  echo "   capabilities: $(curl -sf -H "Authorization: Bearer $(cat "$token_file")" "http://127.0.0.1:$port/v1/capabilities")"
+  "$clinic" config set token < "$token_file"
 fi
+"$clinic" sync
+"$clinic" status | grep -E "^(Changes|Sync) "
 kill $server_pid; wait $server_pid 2>/dev/null || true
 echo "   (server stopped; run it with: clinic-server serve)"
 echo
-echo "Done. Try: clinic patient list    clinic recording list    clinic --help    clinic-server --help"
+echo "Done. Try: clinic patient list    clinic recording list    clinic sync --help    clinic --help    clinic-server --help"

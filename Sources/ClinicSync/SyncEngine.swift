@@ -182,7 +182,10 @@ public final class SyncEngine {
     private func perform(_ action: SyncMachine.Action) throws -> SyncMachine.Event {
         switch action {
         case .fetchCapabilities:
-            return try request("GET", "/v1/capabilities", Capabilities.self) { .capabilities($0) }
+            return try request("GET", "/v1/capabilities", Capabilities.self) { caps in
+                self.capabilities = caps
+                return .capabilities(caps)
+            }
 
         case .loadPending(let after, let limit):
             let entries = try store.outgoingEntries(after: after, limit: limit)
@@ -278,6 +281,7 @@ public final class SyncEngine {
     }
 
     private var pushedThisRun = 0
+    private var capabilities: Capabilities?
     /// Audio this run has sent bytes of; counted as uploaded when the server holds it whole
     /// (which a status answer may say first, when the link cut the last chunk's answer).
     private var sending: Set<String> = []
@@ -289,11 +293,16 @@ public final class SyncEngine {
     private var downloading: String?
     private var downloadBuffer: [UInt8] = []
 
-    /// The server's conflicts, kept locally. One attempt after the run: a failure here fails the
-    /// run (everything pushed and pulled is kept) and the next run fetches them again.
+    /// The server's conflicts, kept locally: the open ones from a server that resolves them
+    /// (so one resolved elsewhere is closed here too), else all. One attempt after the run: a
+    /// failure here fails the run (everything pushed and pulled is kept) and the next run
+    /// fetches them again.
     private func fetchConflicts() throws {
-        _ = try request("GET", "/v1/conflicts?limit=10000", [ConflictRecord].self) { records in
-            self.report.newConflicts = try self.store.keepConflicts(records, openOnServer: false)
+        let openOnly = capabilities?.conflictStatus == true
+        _ = try request("GET", "/v1/conflicts?limit=10000\(openOnly ? "&status=open" : "")", [ConflictRecord].self) { records in
+            // A full page may not be all of them: then nothing is closed for being absent.
+            let complete = openOnly && records.count < 10_000
+            self.report.newConflicts = try self.store.keepConflicts(records.filter { $0.resolvedAt == nil }, openOnServer: complete)
             return .waited
         } failure: { failure in
             throw ClinicError(.sync, "everything was pushed and pulled, but the server's conflicts could not be read (\(failure)); run clinic sync again")

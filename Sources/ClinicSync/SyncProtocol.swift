@@ -21,9 +21,11 @@ public struct Capabilities: Codable, Sendable, Equatable {
     public var maxPull: Int
     /// Largest blob the server stores, bytes (absent from older servers).
     public var maxBlobBytes: Int64?
+    /// The server marks conflicts resolved and lists open ones (`GET /v1/conflicts?status=open`; absent from older servers).
+    public var conflictStatus: Bool?
 
     public init(protocolVersion: Int, serverVersion: String, maxRequestBytes: Int, maxBatch: Int, chunkBytes: Int, maxPull: Int,
-                maxBlobBytes: Int64? = nil) {
+                maxBlobBytes: Int64? = nil, conflictStatus: Bool? = nil) {
         self.protocolVersion = protocolVersion
         self.serverVersion = serverVersion
         self.maxRequestBytes = maxRequestBytes
@@ -31,11 +33,13 @@ public struct Capabilities: Codable, Sendable, Equatable {
         self.chunkBytes = chunkBytes
         self.maxPull = maxPull
         self.maxBlobBytes = maxBlobBytes
+        self.conflictStatus = conflictStatus
     }
 
     enum CodingKeys: String, CodingKey {
         case protocolVersion = "protocol_version", serverVersion = "server_version", maxRequestBytes = "max_request_bytes"
         case maxBatch = "max_batch", chunkBytes = "chunk_bytes", maxPull = "max_pull", maxBlobBytes = "max_blob_bytes"
+        case conflictStatus = "conflict_status"
     }
 }
 
@@ -216,9 +220,13 @@ public struct ConflictRecord: Codable, Sendable, Equatable {
     public var winningClock: FieldClock
     public var changeID: String
     public var createdAt: String
+    /// When a later write of the field, made after seeing the winning value, resolved it (server time), and that write's change id.
+    public var resolvedAt: String?
+    public var resolvedBy: String?
 
     public init(id: String, entity: EntityKind, entityID: String, field: String, losingValue: FieldValue, losingClock: FieldClock,
-                winningValue: FieldValue, winningClock: FieldClock, changeID: String, createdAt: String) {
+                winningValue: FieldValue, winningClock: FieldClock, changeID: String, createdAt: String,
+                resolvedAt: String? = nil, resolvedBy: String? = nil) {
         self.id = id
         self.entity = entity
         self.entityID = entityID
@@ -229,11 +237,14 @@ public struct ConflictRecord: Codable, Sendable, Equatable {
         self.winningClock = winningClock
         self.changeID = changeID
         self.createdAt = createdAt
+        self.resolvedAt = resolvedAt
+        self.resolvedBy = resolvedBy
     }
 
     enum CodingKeys: String, CodingKey {
         case id, entity, entityID = "entity_id", field, losingValue = "losing_value", losingClock = "losing_clock"
         case winningValue = "winning_value", winningClock = "winning_clock", changeID = "change_id", createdAt = "created_at"
+        case resolvedAt = "resolved_at", resolvedBy = "resolved_by"
     }
 }
 

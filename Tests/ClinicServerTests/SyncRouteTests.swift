@@ -128,6 +128,47 @@ import Testing
         }
     }
 
+    /// A later write of the field made after seeing the winning value (its base is the winning
+    /// clock, or later) resolves the conflict; an edit that had not seen it does not.
+    @Test(arguments: Backend.available)
+    func aWriteThatSawTheWinningValueResolvesTheConflict(_ backend: Backend) async throws {
+        let f = try await Fixture.make(backend)
+        defer { Task { await f.close() } }
+        try await f.app.test(.router) { client in
+            let id = UUID()
+            let winning = FieldClock(hlc: HLCTimestamp(milliseconds: 1_795_000_002_000, counter: 0), device: f.a1.id)
+            _ = try await push(client, f.tokenA1, [patientChange(f.a1, seq: 1, id: id)])
+            _ = try await push(client, f.tokenA1, [patientChange(f.a1, seq: 2, id: id, op: .update, fields: ["family_name": .text("Bello")], ms: 1_795_000_002_000)])
+            _ = try await push(client, f.tokenA2, [patientChange(f.a2, seq: 1, id: id, op: .update, fields: ["family_name": .text("Okafor-Bello")], ms: 1_795_000_001_000)])
+            func list(_ query: String) async throws -> [ConflictRecord] {
+                try await client.execute(uri: "/v1/conflicts\(query)", method: .get, headers: auth(f.tokenA1)) { r in
+                    #expect(r.status == .ok)
+                    return try decode([ConflictRecord].self, r)
+                }
+            }
+            #expect(try await list("?status=open").count == 1)
+            // An edit of another field, and an edit of this field that had not seen the winner: still open.
+            var notes = patientChange(f.a2, seq: 2, id: id, op: .update, fields: ["notes": .text("n")], ms: 1_795_000_003_000)
+            notes.base = ["family_name": winning]
+            var unseen = patientChange(f.a2, seq: 3, id: id, op: .update, fields: ["family_name": .text("X")], ms: 1_795_000_004_000)
+            unseen.base = ["family_name": FieldClock(hlc: HLCTimestamp(milliseconds: 1_795_000_001_000, counter: 0), device: f.a2.id)]
+            _ = try await push(client, f.tokenA2, [notes, unseen])
+            let stillOpen = try await list("?status=open")
+            #expect(stillOpen.count == 2, "the unseen edit made a second conflict, and the first is open")
+            // The resolution: the losing value again, written after seeing everything.
+            var resolution = patientChange(f.a2, seq: 4, id: id, op: .update, fields: ["family_name": .text("Okafor-Bello")], ms: 1_795_000_005_000)
+            resolution.base = ["family_name": FieldClock(hlc: HLCTimestamp(milliseconds: 1_795_000_004_000, counter: 0), device: f.a2.id)]
+            let (_, r) = try await push(client, f.tokenA2, [resolution])
+            #expect(r?.results.first?.outcome == .applied)
+            #expect(try await list("?status=open").isEmpty)
+            let all = try await list("")
+            #expect(all.count == 2 && all.allSatisfy { $0.resolvedAt != nil && $0.resolvedBy == resolution.change.changeID.lowercased })
+            #expect(try await list("?status=all").count == 2)
+            let bad = try await client.execute(uri: "/v1/conflicts?status=closed", method: .get, headers: auth(f.tokenA1)) { $0.status }
+            #expect(bad == .badRequest)
+        }
+    }
+
     @Test(arguments: Backend.available)
     func hostileRequestsGetTheRightStatusAndChangeNothing(_ backend: Backend) async throws {
         let f = try await Fixture.make(backend)

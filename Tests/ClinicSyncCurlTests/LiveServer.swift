@@ -8,6 +8,7 @@ struct LiveServer {
     let port: Int
     let admin: ServerAdmin
     let storage: any ServerStorage
+    let siteID: String
     let directory: URL
 
     /// Enrols a device at the site; returns its token.
@@ -24,14 +25,14 @@ struct LiveServer {
         adjust(&config)
         let storage = try await Storage.open(config.database)
         let admin = ServerAdmin(storage: storage)
-        _ = try await admin.addSite(name: "Site")
+        let site = try await admin.addSite(name: "Site")
         let (ports, listening) = AsyncStream.makeStream(of: Int.self)
         let app = try buildApplication(config, storage: storage, blobs: try FileBlobStorage(root: config.blobs), onServerRunning: { listening.yield($0) })
         let task = Task { try await app.run() }
         var iterator = ports.makeAsyncIterator()
         let port = try #require(await iterator.next())
         do {
-            try await body(LiveServer(url: "http://127.0.0.1:\(port)", port: port, admin: admin, storage: storage, directory: dir))
+            try await body(LiveServer(url: "http://127.0.0.1:\(port)", port: port, admin: admin, storage: storage, siteID: site.id, directory: dir))
         } catch {
             task.cancel()
             try? await storage.shutdown()

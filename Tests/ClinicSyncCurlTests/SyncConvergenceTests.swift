@@ -110,8 +110,13 @@ import Testing
             #expect(try a.store.conflicts().isEmpty)
             let resolved = try await a.sync(server.url)
             #expect(resolved.ok && resolved.pushed == 1 && resolved.pushConflicts == 0, "\(resolved)")
+            // B had the conflict too; the server marked it resolved by A's write, so B closes it.
+            #expect(try b.store.conflicts().count == 1)
             #expect(try await b.sync(server.url).ok)
             #expect(try b.store.patient(amina.id).familyName == "Okafor-Bello")
+            #expect(try b.store.conflicts().isEmpty && b.store.conflicts(includeResolved: true).count == 1)
+            let onServer = try await server.storage.conflicts(siteID: server.siteID, openOnly: false, limit: 10)
+            #expect(onServer.count == 1 && onServer[0].resolvedAt != nil && onServer[0].resolvedBy != nil)
             #expect(try snapshot(a) == snapshot(b))
 
             // Nothing duplicated: every change once in the feed; both stores clean; nothing pending.

@@ -14,7 +14,8 @@ struct SyncController {
             _ = try context.requireDevice()
             return try JSONResponse(Capabilities(protocolVersion: SyncProtocol.version, serverVersion: ClinicServerInfo.version,
                                                  maxRequestBytes: config.maxRequestBytes, maxBatch: config.maxBatch,
-                                                 chunkBytes: config.chunkBytes, maxPull: config.maxPull, maxBlobBytes: config.maxBlobBytes))
+                                                 chunkBytes: config.chunkBytes, maxPull: config.maxPull, maxBlobBytes: config.maxBlobBytes,
+                                                 conflictStatus: true))
         }
         group.post("changes") { request, context in
             let device = try context.requireDevice()
@@ -40,7 +41,9 @@ struct SyncController {
         group.get("conflicts") { request, context in
             let device = try context.requireDevice()
             let limit = try integer(request, "limit", default: 1_000, range: 1...10_000)
-            return try JSONResponse(try await storage.conflicts(siteID: device.siteID, limit: Int(limit)))
+            let status = request.uri.queryParameters.get("status") ?? "all"
+            guard status == "all" || status == "open" else { throw ServerError.badRequest("Query parameter status must be open or all.") }
+            return try JSONResponse(try await storage.conflicts(siteID: device.siteID, openOnly: status == "open", limit: Int(limit)))
         }
     }
 }

@@ -31,6 +31,9 @@ enum PushWrite: Sendable {
     case feed(serverSeq: Int64, entry: PreparedPush.Entry, outcome: PushOutcome)
     case record(RecordKey, RecordState, isNew: Bool)
     case conflict(RecordKey, Conflict, changeID: String)
+    /// An accepted write of `field` whose writer had seen the value of clock `seen`: it resolves
+    /// the field's open conflicts whose winning clock is at or before that.
+    case resolve(RecordKey, field: String, seen: FieldClock, changeID: String)
     case receipt(seq: Int64, StoredReceipt)
 }
 
@@ -58,6 +61,9 @@ extension Array where Element == PushStep {
                 writes.append(.feed(serverSeq: serverSeq, entry: entry, outcome: outcome))
                 writes.append(.record(key, state, isNew: isNew))
                 let change = entry.entry.change
+                for (field, seen) in (entry.entry.base ?? [:]).sorted(by: { $0.key < $1.key }) where change.fields[field] != nil {
+                    writes.append(.resolve(key, field: field, seen: seen, changeID: change.changeID.lowercased))
+                }
                 for conflict in conflicts { writes.append(.conflict(key, conflict, changeID: change.changeID.lowercased)) }
                 let receipt = StoredReceipt(changeID: change.changeID.lowercased, outcome: outcome, reason: nil, serverSeq: serverSeq)
                 writes.append(.receipt(seq: change.sequence, receipt))

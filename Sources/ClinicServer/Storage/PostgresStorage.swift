@@ -229,7 +229,15 @@ final class PostgresStorage: ServerStorage {
             case .conflict(let key, let conflict, let changeID):
                 let record = ConflictRecord(id: push.newID().lowercased, key: key, conflict: conflict, changeID: changeID, now: push.now)
                 try await conn.query("""
-                    INSERT INTO conflicts(id, site_id, record, created_at) VALUES (\(record.id), \(siteID), \(try JSON.text(record)), \(push.now))
+                    INSERT INTO conflicts(id, site_id, record, created_at, entity, entity_id, field, winning_clock)
+                    VALUES (\(record.id), \(siteID), \(try JSON.text(record)), \(push.now), \(key.entity.rawValue), \(key.id), \(conflict.field),
+                            \(conflict.winningClock.description))
+                    """, logger: logger)
+            case .resolve(let key, let field, let seen, let changeID):
+                try await conn.query("""
+                    UPDATE conflicts SET resolved_at = \(push.now), resolved_by = \(changeID)
+                    WHERE site_id = \(siteID) AND entity = \(key.entity.rawValue) AND entity_id = \(key.id) AND field = \(field)
+                      AND resolved_at IS NULL AND winning_clock <= \(seen.description) COLLATE "C"
                     """, logger: logger)
             case .receipt(let seq, let r):
                 // Arrays cannot hold NULL here: '' stands for no reason, 0 for no server_seq (never a real one).
@@ -283,12 +291,22 @@ final class PostgresStorage: ServerStorage {
         return out
     }
 
-    func conflicts(siteID: String, limit: Int) async throws -> [ConflictRecord] {
+    func conflicts(siteID: String, openOnly: Bool, limit: Int) async throws -> [ConflictRecord] {
         var out: [ConflictRecord] = []
-        for try await record in try await client.query("""
-            SELECT record FROM conflicts WHERE site_id = \(siteID) ORDER BY created_at, id LIMIT \(limit)
-            """, logger: logger).decode(String.self) {
-            out.append(try JSON.decode(ConflictRecord.self, record))
+        // Two queries rather than a spliced condition: PostgresNIO binds values, not SQL.
+        let rows = openOnly
+            ? try await client.query("""
+                SELECT record, resolved_at, resolved_by FROM conflicts WHERE site_id = \(siteID) AND resolved_at IS NULL
+                ORDER BY created_at, id LIMIT \(limit)
+                """, logger: logger)
+            : try await client.query("""
+                SELECT record, resolved_at, resolved_by FROM conflicts WHERE site_id = \(siteID) ORDER BY created_at, id LIMIT \(limit)
+                """, logger: logger)
+        for try await (text, resolvedAt, resolvedBy) in rows.decode((String, String?, String?).self) {
+            var record = try JSON.decode(ConflictRecord.self, text)
+            record.resolvedAt = resolvedAt
+            record.resolvedBy = resolvedBy
+            out.append(record)
         }
         return out
     }

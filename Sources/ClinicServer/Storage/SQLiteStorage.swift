@@ -202,7 +202,15 @@ final class SQLiteStorage: ServerStorage {
                 states.set(key, state)
             case .conflict(let key, let conflict, let changeID):
                 let record = ConflictRecord(id: push.newID().lowercased, key: key, conflict: conflict, changeID: changeID, now: push.now)
-                try db.cachedStatement(sql: "INSERT INTO conflicts(id, site_id, record, created_at) VALUES (?, ?, ?, ?)").execute(arguments: [record.id, siteID, try JSON.text(record), push.now])
+                try db.cachedStatement(sql: """
+                    INSERT INTO conflicts(id, site_id, record, created_at, entity, entity_id, field, winning_clock) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    """).execute(arguments: [record.id, siteID, try JSON.text(record), push.now, key.entity.rawValue, key.id, conflict.field,
+                                             conflict.winningClock.description])
+            case .resolve(let key, let field, let seen, let changeID):
+                try db.cachedStatement(sql: """
+                    UPDATE conflicts SET resolved_at = ?, resolved_by = ?
+                    WHERE site_id = ? AND entity = ? AND entity_id = ? AND field = ? AND resolved_at IS NULL AND winning_clock <= ?
+                    """).execute(arguments: [push.now, changeID, siteID, key.entity.rawValue, key.id, field, seen.description])
             case .receipt(let seq, let r):
                 try db.cachedStatement(sql: "INSERT INTO receipts(device_id, seq, change_id, outcome, reason, server_seq) VALUES (?, ?, ?, ?, ?, ?)").execute(arguments: [deviceID, seq, r.changeID, r.outcome.rawValue, r.reason, r.serverSeq])
             }
@@ -231,10 +239,17 @@ final class SQLiteStorage: ServerStorage {
         }
     }
 
-    func conflicts(siteID: String, limit: Int) async throws -> [ConflictRecord] {
+    func conflicts(siteID: String, openOnly: Bool, limit: Int) async throws -> [ConflictRecord] {
         try await db.read { db in
-            try String.fetchAll(db, sql: "SELECT record FROM conflicts WHERE site_id = ? ORDER BY created_at, id LIMIT ?",
-                                arguments: [siteID, limit]).map { try JSON.decode(ConflictRecord.self, $0) }
+            try Row.fetchAll(db, sql: """
+                SELECT record, resolved_at, resolved_by FROM conflicts WHERE site_id = ? \(openOnly ? "AND resolved_at IS NULL" : "")
+                ORDER BY created_at, id LIMIT ?
+                """, arguments: [siteID, limit]).map { row in
+                var record = try JSON.decode(ConflictRecord.self, row[0] as String)
+                record.resolvedAt = row[1]
+                record.resolvedBy = row[2]
+                return record
+            }
         }
     }
 

@@ -23,7 +23,8 @@ public protocol ServerStorage: Sendable {
     func push(_ push: PreparedPush) async throws -> [PushResult]
     /// The site's feed after `after`, at most `limit` entries, in server order, in their wire form.
     func feed(siteID: String, after: Int64, limit: Int) async throws -> [StoredFeedEntry]
-    func conflicts(siteID: String, limit: Int) async throws -> [ConflictRecord]
+    /// The site's conflicts, oldest first; only those not yet resolved when `openOnly`.
+    func conflicts(siteID: String, openOnly: Bool, limit: Int) async throws -> [ConflictRecord]
 
     /// Size of a complete blob the site holds, or nil.
     func blobSize(sha256: String, siteID: String) async throws -> Int64?
