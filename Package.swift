@@ -147,7 +147,8 @@ let package = Package(
         .testTarget(name: "ClinicSyncTests", dependencies: ["ClinicSync"]),
         // The transport against a real clinic-server on 127.0.0.1 and a fake one that answers badly,
         // and `clinic sync`'s engine end to end: real stores, a real server, a link that drops.
-        .testTarget(name: "ClinicSyncCurlTests", dependencies: ["ClinicSyncCurl", "ClinicSync", "ClinicServer", "ClinicStore", "ClinicAudio", "ClinicTestSupport"]),
+        .testTarget(name: "ClinicSyncCurlTests", dependencies: ["ClinicSyncCurl", "ClinicSync", "ClinicServer", "ClinicStore", "ClinicAudio", "ClinicTestSupport",
+                                                              .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(
             name: "ClinicServerTests",
             dependencies: [

@@ -79,6 +79,10 @@ extension ClinicStore {
         }
     }
 
+    public func forgetServerHolds(audio sha256: String) throws {
+        try writer.write { db in try db.execute(sql: "DELETE FROM server_blobs WHERE sha256 = ?", arguments: [sha256]) }
+    }
+
     public func serverHolds(audio sha256: String) throws -> Bool {
         try writer.read { db in try Bool.fetchOne(db, sql: "SELECT 1 FROM server_blobs WHERE sha256 = ?", arguments: [sha256]) ?? false }
     }

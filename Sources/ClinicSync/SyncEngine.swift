@@ -39,6 +39,8 @@ public protocol SyncStore: AnyObject {
     func recordPushAnswers(_ results: [PushResult]) throws
     func serverHolds(audio sha256: String) throws -> Bool
     func markServerHolds(audio sha256: String) throws
+    /// The server said it lacks this audio after all (`audio_missing`).
+    func forgetServerHolds(audio sha256: String) throws
     func audioBytes(_ sha256: String, range: Range<Int64>) throws -> [UInt8]
     /// Applies a pulled page with its cursor; returns (applied, refused).
     func applyPulledPage(_ page: PullResponse, after cursor: Int64) throws -> (applied: Int, refused: Int)
@@ -222,11 +224,17 @@ public final class SyncEngine {
             return try request("POST", "/v1/changes", PushResponse.self, body: [UInt8](body), contentType: "application/json") { response in
                 // Recorded only when it answers exactly what was sent (else the machine stops the run, and nothing moves).
                 if response.results.map(\.seq) == seqs {
-                    try self.store.recordPushAnswers(response.results)
-                    for r in response.results where r.outcome == .rejected {
+                    let final = PushResult.finalPrefix(response.results)
+                    let answered = Array(response.results.prefix(final))
+                    try self.store.recordPushAnswers(answered)
+                    if final < response.results.count, let blob = self.outgoing[seqs[final]]?.blob {
+                        // The laptop believed the server held it (or never asked): ask again.
+                        try self.store.forgetServerHolds(audio: blob.sha256)
+                    }
+                    for r in answered where r.outcome == .rejected {
                         self.report.rejected.append(.init(seq: r.seq, reason: SyncMachine.Failure.clean(r.reason ?? "no reason given")))
                     }
-                    self.pushedThisRun += response.results.count
+                    self.pushedThisRun += final
                     self.progress(.pushing(done: self.pushedThisRun))
                 }
                 return .pushAnswered(response.results)

@@ -133,6 +133,8 @@ public struct SyncMachine: Sendable {
     private var queue: [Pending] = []
     /// Blobs confirmed complete on the server in this run.
     private var uploaded: Set<String> = []
+    /// Blobs the server asked for again (`audio_missing`) in this run: asked once only.
+    private var reuploaded: Set<String> = []
     /// The request in flight (repeated after a backoff) and its attempt number.
     private var inFlight: Action?
     private var attempt = 0
@@ -198,15 +200,25 @@ public struct SyncMachine: Sendable {
             inFlight = nil
             grow()
             summary.batchesSent += 1
-            for r in results {
+            let final = PushResult.finalPrefix(results)
+            if final < results.count {
+                // The server lacks the audio of entry `final` (lost, or never sent): upload it again, then push from there.
+                guard let blob = queue[final].blob else { return fail("the server asks for audio that change \(results[final].seq) does not have") }
+                guard !reuploaded.contains(blob.sha256) else {
+                    return fail("the server says it holds audio \(blob.sha256.prefix(12))… but refuses its recording; ask the server's administrator")
+                }
+                reuploaded.insert(blob.sha256)
+                uploaded.remove(blob.sha256)
+            }
+            for r in results.prefix(final) {
                 switch r.outcome {
                 case .applied, .superseded: summary.pushed += 1
                 case .conflict: summary.pushed += 1; summary.conflicts += 1
                 case .rejected: summary.rejected += 1
                 }
             }
-            pushCursor = max(pushCursor, seqs.last ?? pushCursor)
-            queue.removeFirst(seqs.count)
+            if final > 0 { pushCursor = max(pushCursor, seqs[final - 1]) }
+            queue.removeFirst(final)
             return nextPush()
 
         case (.pulling, .pulled(let count, let bytes, let next, let more)):

@@ -130,17 +130,31 @@ public struct PushResult: Codable, Sendable, Equatable {
     public var reason: String?
     /// The entry's position in the site's feed (absent when rejected).
     public var serverSeq: Int64?
+    /// On a rejection that is not final, why, for a client to act on: `audio_missing` (a new
+    /// recording whose audio this site has not uploaded; upload it and push the entry again).
+    public var code: String?
 
-    public init(seq: Int64, changeID: String, outcome: PushOutcome, reason: String? = nil, serverSeq: Int64? = nil) {
+    public init(seq: Int64, changeID: String, outcome: PushOutcome, reason: String? = nil, serverSeq: Int64? = nil, code: String? = nil) {
         self.seq = seq
         self.changeID = changeID
         self.outcome = outcome
         self.reason = reason
         self.serverSeq = serverSeq
+        self.code = code
+    }
+
+    /// The `code` of a rejection for a recording whose audio the server does not hold.
+    public static let audioMissing = "audio_missing"
+
+    /// How many of a push's answers, from the first, a client takes as final: all up to the
+    /// first `audio_missing` (that entry and those after it are pushed again once its audio
+    /// is up; the server answers replays the same).
+    public static func finalPrefix(_ results: [PushResult]) -> Int {
+        results.firstIndex { $0.outcome == .rejected && $0.code == audioMissing } ?? results.count
     }
 
     enum CodingKeys: String, CodingKey {
-        case seq, changeID = "change_id", outcome, reason, serverSeq = "server_seq"
+        case seq, changeID = "change_id", outcome, reason, serverSeq = "server_seq", code
     }
 }
 

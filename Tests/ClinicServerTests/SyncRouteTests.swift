@@ -217,4 +217,42 @@ import Testing
             #expect(try await pull(client, f.tokenA1).changes.count == before.changes.count + 1)
         }
     }
+
+    /// A new recording is accepted only once its site holds its audio; before that it is
+    /// refused with `audio_missing`, and not for good: the same entry is accepted after the upload.
+    @Test(arguments: Backend.available)
+    func aRecordingWaitsForItsAudio(_ backend: Backend) async throws {
+        let f = try await Fixture.make(backend)
+        defer { Task { await f.close() } }
+        try await f.app.test(.router) { client in
+            let patient = UUID()
+            _ = try await push(client, f.tokenA1, [patientChange(f.a1, seq: 1, id: patient)])
+            let audio = [UInt8]((0..<300).map { UInt8(truncatingIfNeeded: $0 &* 13) })
+            let sha = sha256Hex(audio)
+            let now = "2026-11-22T10:00:00.000Z"
+            let id = UUID()
+            let fields: [String: FieldValue] = [
+                "id": .text(id.lowercased), "patient_id": .text(patient.lowercased), "location": .text("AV"), "recorded_at": .text(now),
+                "original_filename": .text("a.wav"), "original_format": .text("wav/pcm16"), "original_sha256": .text(sha), "original_size": .integer(300),
+                "stored_format": .text("flac/pcm16"), "sample_rate": .integer(4_000), "channels": .integer(1), "frames": .integer(40_000),
+                "duration": .real(10), "audio_sha256": .text(sha), "audio_size": .integer(300), "samples_sha256": .text(sha),
+                "created_at": .text(now), "deleted": .integer(0)]
+            let recording = PushEntry(change: Change(sequence: 2, changeID: UUID(), entity: .recording, entityID: id, operation: .insert, fields: fields,
+                                                     hlc: HLCTimestamp(milliseconds: 1_795_000_001_000, counter: 0), deviceID: f.a1.id))
+            let (_, first) = try await push(client, f.tokenA1, [recording])
+            let r = try #require(first?.results.first)
+            #expect(r.outcome == .rejected && r.code == PushResult.audioMissing && r.serverSeq == nil, "\(r)")
+            // Another site holding the same bytes does not count.
+            let other = try await client.execute(uri: "/v1/blobs/\(sha)?offset=0&total=300", method: .put, headers: auth(f.tokenB1),
+                                                 body: ByteBuffer(bytes: audio)) { $0.status }
+            #expect(other == .ok)
+            #expect(try await push(client, f.tokenA1, [recording]).1?.results.first?.code == PushResult.audioMissing)
+            let up = try await client.execute(uri: "/v1/blobs/\(sha)?offset=0&total=300", method: .put, headers: auth(f.tokenA1),
+                                              body: ByteBuffer(bytes: audio)) { $0.status }
+            #expect(up == .ok)
+            let (_, second) = try await push(client, f.tokenA1, [recording])
+            #expect(second?.results.first?.outcome == .applied && second?.results.first?.code == nil)
+            #expect(try await pull(client, f.tokenA1).changes.map(\.change.entity) == [.patient, .recording])
+        }
+    }
 }

@@ -6,6 +6,7 @@ import ClinicSync
 import ClinicSyncCurl
 import ClinicTestSupport
 import Foundation
+import GRDB
 import Testing
 
 /// `clinic sync`'s engine end to end: two laptops' real stores, a real clinic-server on
@@ -37,10 +38,11 @@ import Testing
             }
         }
 
-        func record(_ patient: UUID, _ file: String, _ location: AuscultationLocation) throws -> Recording {
+        func record(_ patient: UUID, _ file: String, _ location: AuscultationLocation, allowDuplicate: Bool = false) throws -> Recording {
             let path = SyncConvergenceTests.samples.appending(path: file).path
             return try store.addRecording(NewRecording(patientID: patient, location: location, recordedAt: Date(), operatorName: "Nurse",
-                                                       device: "Steth", originalFilename: file, audio: try AudioImport.prepare(path: path)))
+                                                       device: "Steth", originalFilename: file, audio: try AudioImport.prepare(path: path)),
+                                          allowDuplicate: allowDuplicate)
         }
     }
 
@@ -183,6 +185,29 @@ import Testing
             #expect(resumed.ok && resumed.pushed == 23 - cut.pushed, "\(cut.pushed) then \(resumed.pushed)")
             #expect(try await feed(server, token: a.token).count == 23)
             #expect(try a.store.status().lastSyncError == nil)
+        }
+    }
+
+    /// The server restored from a backup that lacks some audio: the laptop's belief that the
+    /// server holds it is corrected by the server's `audio_missing`, and the audio goes up again.
+    @Test func audioTheServerLostIsSentAgain() async throws {
+        try await LiveServer.with { server in
+            let a = try Laptop("a"), b = try Laptop("b")
+            a.token = try await server.enroll("a", deviceID: a.deviceID)
+            b.token = try await server.enroll("b", deviceID: b.deviceID)
+            let p = try a.store.addPatient(PatientInput(givenName: "Amina", familyName: "Okafor"))
+            _ = try a.record(p.id, Self.sampleFiles[0], .AV)
+            #expect(try await a.sync(server.url).audioUploaded == 1)
+            let db = try DatabaseQueue(path: server.directory.appending(path: "server.sqlite").path)
+            try await db.write { db in try db.execute(sql: "DELETE FROM blob_sites") }
+            // The same audio again, for another patient: the laptop believes the server holds it.
+            let q = try a.store.addPatient(PatientInput(givenName: "Baraka", familyName: "Otieno"))
+            _ = try a.record(q.id, Self.sampleFiles[0], .PV, allowDuplicate: true)
+            let again = try await a.sync(server.url)
+            #expect(again.ok && again.pushed == 2 && again.audioUploaded == 1 && again.rejected.isEmpty, "\(again)")
+            let pulled = try await b.sync(server.url, audio: true)
+            #expect(pulled.ok && pulled.pulled == 4 && pulled.audioDownloaded == 1, "\(pulled)")
+            #expect(try b.store.doctor().clean)
         }
     }
 

@@ -30,6 +30,7 @@ import Testing
         }
         func serverHolds(audio sha256: String) throws -> Bool { false }
         func markServerHolds(audio sha256: String) throws {}
+        func forgetServerHolds(audio sha256: String) throws {}
         func audioBytes(_ sha256: String, range: Range<Int64>) throws -> [UInt8] { Array(repeating: 1, count: range.count) }
         func applyPulledPage(_ page: PullResponse, after cursor: Int64) throws -> (applied: Int, refused: Int) {
             if failApply { throw ClinicError(.io, "Could not write: the disk is full.") }

@@ -314,4 +314,25 @@ import Testing
         #expect(u.handle(.blobStatus(BlobStatus(sha256: Self.sha, received: 10_000, complete: false, size: nil)))
                 == .uploadChunk(sha256: Self.sha, range: 10_000..<42_000, total: 200_000))
     }
+
+    /// A recording the server refuses for want of its audio (`audio_missing`, not final): the
+    /// answers before it count, the audio is asked for and sent again, then the rest is pushed.
+    @Test func audioTheServerLacksIsUploadedAgainThenTheRestPushed() {
+        var m = started()
+        let blob = SyncMachine.Blob(sha256: Self.sha, size: 500)
+        let entries = [SyncMachine.Pending(seq: 1, bytes: 10), SyncMachine.Pending(seq: 2, bytes: 10, blob: blob), SyncMachine.Pending(seq: 3, bytes: 10)]
+        #expect(m.handle(.pendingLoaded(entries)) == .push(seqs: [1]))
+        #expect(m.handle(.pushAnswered([result(1)])) == .queryBlob(sha256: Self.sha))
+        // The status says complete (a stale belief, or the server lost it after saying so).
+        #expect(m.handle(.blobStatus(BlobStatus(sha256: Self.sha, received: 500, complete: true, size: 500))) == .push(seqs: [2, 3]))
+        let missing = PushResult(seq: 2, changeID: "c2", outcome: .rejected, reason: "no audio", code: PushResult.audioMissing)
+        #expect(m.handle(.pushAnswered([missing, result(3)])) == .queryBlob(sha256: Self.sha))
+        #expect(m.pushCursor == 1, "neither 2 nor 3 is final yet")
+        #expect(m.handle(.blobStatus(BlobStatus(sha256: Self.sha, received: 0, complete: false, size: nil))) == .uploadChunk(sha256: Self.sha, range: 0..<500, total: 500))
+        #expect(m.handle(.blobStatus(BlobStatus(sha256: Self.sha, received: 500, complete: true, size: 500))) == .push(seqs: [2, 3]))
+        // Asked a second time in one run for audio it says it holds: stop rather than loop.
+        guard case .fail(let reason, let summary) = m.handle(.pushAnswered([missing, result(3)])) else { Issue.record("looped"); return }
+        #expect(reason.contains("refuses its recording") && summary.pushed == 1 && summary.rejected == 0)
+        #expect(m.pushCursor == 1)
+    }
 }

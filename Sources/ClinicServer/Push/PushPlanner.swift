@@ -50,6 +50,13 @@ enum PushPlanner {
         return keys
     }
 
+    /// The audio a push's new recordings need the site to hold: their `audio_sha256`.
+    static func audioHashes(_ entries: [PushEntry]) -> [String] {
+        Array(Set(entries.compactMap { e in
+            e.change.entity == .recording && e.change.operation == .insert ? e.change.fields["audio_sha256"]?.text.flatMap { isSHA256Hex($0) ? $0 : nil } : nil
+        })).sorted()
+    }
+
     static func parent(of change: Change) -> RecordKey? {
         switch change.entity {
         case .recording: change.fields["patient_id"]?.text.map { RecordKey(entity: .patient, id: $0) }
@@ -58,16 +65,17 @@ enum PushPlanner {
         }
     }
 
+    /// `heldAudio`: which of `audioHashes` the device's site holds complete.
     static func plan(_ entries: [PreparedPush.Entry], device: DeviceRecord, receipts: [Int64: StoredReceipt],
-                     records loaded: [RecordKey: StoredRecord]) -> [PushStep] {
+                     records loaded: [RecordKey: StoredRecord], heldAudio: Set<String>) -> [PushStep] {
         var records = loaded
         var seen: [Int64: (changeID: String, index: Int)] = [:]
         var steps: [PushStep] = []
         for (index, prepared) in entries.enumerated() {
             let c = prepared.entry.change
             let changeID = c.changeID.lowercased
-            func reject(_ reason: String, store: Bool = true) -> PushStep {
-                .reject(PushResult(seq: c.sequence, changeID: changeID, outcome: .rejected, reason: reason), store: store)
+            func reject(_ reason: String, store: Bool = true, code: String? = nil) -> PushStep {
+                .reject(PushResult(seq: c.sequence, changeID: changeID, outcome: .rejected, reason: reason, code: code), store: store)
             }
             if let earlier = receipts[c.sequence] {
                 steps.append(earlier.changeID == changeID
@@ -97,6 +105,14 @@ enum PushPlanner {
                     steps.append(reject("its \(parentKey.entity.rawValue) is not known at this site; push that first"))
                     continue
                 }
+            }
+            // A new recording needs its audio here first, so every device that pulls it can fetch it.
+            // Not stored: once the audio is uploaded, the same entry is accepted.
+            if current == nil, c.entity == .recording, c.operation == .insert, prepared.problem == nil,
+               let sha = c.fields["audio_sha256"]?.text, !heldAudio.contains(sha) {
+                steps.append(reject("the recording's audio is not uploaded at this site yet; upload it, then push the recording again",
+                                    store: false, code: PushResult.audioMissing))
+                continue
             }
             do {
                 let merged = try MergeRules.merge(prepared.entry, into: current?.state, problem: prepared.problem)

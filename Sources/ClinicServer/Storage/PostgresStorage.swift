@@ -210,7 +210,16 @@ final class PostgresStorage: ServerStorage {
                 records[RecordKey(entity: entity, id: id)] = StoredRecord(siteID: site, state: try JSON.decode(RecordState.self, state))
             }
         }
-        let steps = PushPlanner.plan(push.entries, device: push.device, receipts: receipts, records: records)
+        var held = Set<String>()
+        let hashes = PushPlanner.audioHashes(push.entries.map(\.entry))
+        if !hashes.isEmpty {
+            for try await sha in try await conn.query("""
+                SELECT sha256 FROM blob_sites WHERE site_id = \(siteID) AND sha256 = ANY(\(hashes))
+                """, logger: logger).decode(String.self) {
+                held.insert(sha)
+            }
+        }
+        let steps = PushPlanner.plan(push.entries, device: push.device, receipts: receipts, records: records, heldAudio: held)
         let (results, writes) = steps.materialize(firstServerSeq: firstServerSeq)
         var feed = (serverSeqs: [Int64](), seqs: [Int64](), changes: [String](), outcomes: [String](), entries: [String]())
         var receiptRows = (seqs: [Int64](), changeIDs: [String](), outcomes: [String](), reasons: [String](), serverSeqs: [Int64]())

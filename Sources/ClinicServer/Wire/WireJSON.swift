@@ -163,6 +163,10 @@ enum WireJSON {
             if i > 0 { w.raw(",") }
             w.raw("{\"change_id\":")
             w.string(r.changeID)
+            if let code = r.code {
+                w.raw(",\"code\":")
+                w.string(code)
+            }
             w.raw(",\"outcome\":")
             w.string(r.outcome.rawValue)
             if let reason = r.reason {
