@@ -29,6 +29,9 @@ public struct ServerConfiguration: Sendable {
     /// Connections served at once; beyond this the server stops accepting (new connections wait
     /// in the kernel's backlog) until one closes. Keep it below the open-files limit (`ulimit -n`).
     public var maxConnections: Int = 1_000
+    /// How far ahead of the server's clock an entry's HLC may be. Further ahead, it is refused
+    /// (not for good, `clock_ahead`): a far-future clock would win every later merge of its fields.
+    public var maxClockSkew: Duration = .seconds(24 * 3600)
 
     public init(host: String = "127.0.0.1", port: Int = 8080, database: DatabaseLocation, blobs: URL,
                 maxRequestBytes: Int = 4 << 20, maxBatch: Int = 1_000, chunkBytes: Int = 1 << 20,

@@ -1,14 +1,29 @@
 import ClinicCore
 import Foundation
+import Synchronization
 
 /// An HTTP answer as the engine needs it.
 public struct HTTPAnswer: Sendable, Equatable {
     public var status: Int
     public var body: [UInt8]
-    public init(status: Int, body: [UInt8]) {
+    /// The server's `Date` header, when it sent one.
+    public var date: Date?
+    public init(status: Int, body: [UInt8], date: Date? = nil) {
         self.status = status
         self.body = body
+        self.date = date
     }
+
+    /// An HTTP date (RFC 9110 IMF-fixdate, `Sun, 06 Nov 1994 08:49:37 GMT`).
+    public static func date(_ text: String) -> Date? { httpDate.withLock { $0.date(from: text) } }
+
+    private static let httpDate: Mutex<DateFormatter> = {
+        let f = DateFormatter()
+        f.locale = Locale(identifier: "en_US_POSIX")
+        f.timeZone = TimeZone(identifier: "GMT")
+        f.dateFormat = "EEE, dd MMM yyyy HH:mm:ss 'GMT'"
+        return Mutex(f)
+    }()
 }
 
 extension SyncMachine.Failure: Error {}
@@ -76,6 +91,11 @@ public struct SyncReport: Sendable, Equatable, Encodable {
     public var bytesUp: Int64 = 0
     public var bytesDown: Int64 = 0
     public var retries = 0
+    /// This laptop's clock minus the server's, seconds (from the server's `Date`), when known.
+    public var clockOffsetSeconds: Int?
+    /// Things the user should know that did not stop the run.
+    public var warnings: [String] = []
+    public var durationSeconds: Double = 0
 
     public struct Rejected: Sendable, Equatable, Encodable {
         public var seq: Int64
@@ -84,6 +104,7 @@ public struct SyncReport: Sendable, Equatable, Encodable {
 
     enum CodingKeys: String, CodingKey {
         case ok, error, pushed, rejected, pushConflicts = "push_conflicts", pulled, pulledRefused = "pulled_refused"
+        case clockOffsetSeconds = "clock_offset_seconds", warnings, durationSeconds = "duration_seconds"
         case newConflicts = "new_conflicts", audioUploaded = "audio_uploaded", audioDownloaded = "audio_downloaded",
         audioUnavailable = "audio_unavailable", bytesUp = "bytes_up", bytesDown = "bytes_down", retries
     }
@@ -110,13 +131,18 @@ public final class SyncEngine {
     let sleep: (Duration) -> Void
     let progress: (SyncProgress) -> Void
     let seed: UInt64
+    let now: () -> Date
+    /// A clock further than this from the server's is warned about.
+    public static let clockWarning: TimeInterval = 300
 
     private var report = SyncReport(ok: false)
     private var outgoing: [Int64: OutgoingEntry] = [:]
     private var pullCursor: Int64 = 0
 
     public init(transport: SyncTransport, store: SyncStore, configuration: SyncMachine.Configuration = .init(), seed: UInt64,
-                sleep: @escaping (Duration) -> Void, progress: @escaping (SyncProgress) -> Void = { _ in }) {
+                sleep: @escaping (Duration) -> Void, progress: @escaping (SyncProgress) -> Void = { _ in },
+                now: @escaping () -> Date = Date.init) {
+        self.now = now
         self.transport = transport
         self.store = store
         self.configuration = configuration
@@ -126,6 +152,13 @@ public final class SyncEngine {
     }
 
     public func run() -> SyncReport {
+        let started = now()
+        var result = runOnce()
+        result.durationSeconds = now().timeIntervalSince(started)
+        return result
+    }
+
+    private func runOnce() -> SyncReport {
         report = SyncReport(ok: false)
         do {
             let cursors = try store.syncCursors()
@@ -184,8 +217,17 @@ public final class SyncEngine {
     private func perform(_ action: SyncMachine.Action) throws -> SyncMachine.Event {
         switch action {
         case .fetchCapabilities:
-            return try request("GET", "/v1/capabilities", Capabilities.self) { caps in
+            return try request("GET", "/v1/capabilities", Capabilities.self) { caps, answer in
                 self.capabilities = caps
+                if let server = answer.date {
+                    let offset = self.now().timeIntervalSince(server)
+                    self.report.clockOffsetSeconds = Int(offset.rounded())
+                    if abs(offset) > Self.clockWarning {
+                        let minutes = Int(abs(offset) / 60)
+                        self.report.warnings.append("this laptop's clock is \(minutes / 60) h \(minutes % 60) min \(offset > 0 ? "ahead of" : "behind") the server's: "
+                                                    + "correct its date and time (changes made with a clock far ahead are refused by the server)")
+                    }
+                }
                 return .capabilities(caps)
             }
 
@@ -323,15 +365,27 @@ public final class SyncEngine {
         try request(method, path, type, body: body, contentType: contentType, { value, _ in try then(value) }, failure: failure)
     }
 
+    private func request<T: Decodable>(_ method: String, _ path: String, _ type: T.Type, body: [UInt8]? = nil, contentType: String? = nil,
+                                       _ then: (T, HTTPAnswer) throws -> SyncMachine.Event) throws -> SyncMachine.Event {
+        var last: HTTPAnswer?
+        let event = try request(method, path, type, body: body, contentType: contentType, { value, _ in
+            guard let answer = last else { throw ClinicError(.sync, "internal: no answer") }
+            return try then(value, answer)
+        }, failure: { .failed($0) }, seen: { last = $0 })
+        return event
+    }
+
     /// One request: a 2xx answer decoded and handed to `then` (with its size), anything else
     /// classified as the machine's `Failure` and handed to `failure`.
     private func request<T: Decodable>(_ method: String, _ path: String, _ type: T.Type, body: [UInt8]? = nil, contentType: String? = nil,
                                        _ then: (T, Int) throws -> SyncMachine.Event,
-                                       failure: (SyncMachine.Failure) throws -> SyncMachine.Event = { .failed($0) }) throws -> SyncMachine.Event {
+                                       failure: (SyncMachine.Failure) throws -> SyncMachine.Event = { .failed($0) },
+                                       seen: (HTTPAnswer) -> Void = { _ in }) throws -> SyncMachine.Event {
         switch transport.exchange(method, path, body: body, headers: contentType.map { ["Content-Type": $0] } ?? [:]) {
         case .failure(let f):
             return try failure(f)
         case .success(let answer) where (200..<300).contains(answer.status):
+            seen(answer)
             guard let value = try? JSONDecoder().decode(T.self, from: Data(answer.body)) else {
                 return try failure(.refused("HTTP \(answer.status) with an answer that is not the sync protocol's"))
             }

@@ -201,6 +201,13 @@ public struct SyncMachine: Sendable {
             grow()
             summary.batchesSent += 1
             let final = PushResult.finalPrefix(results)
+            if final < results.count, results[final].code == PushResult.clockAhead {
+                // Sent again next run, and accepted once the server's clock has caught up.
+                for r in results.prefix(final) { count(r) }
+                if final > 0 { pushCursor = max(pushCursor, seqs[final - 1]) }
+                return fail("the server refused change \(results[final].seq): this laptop's clock is ahead of the server's "
+                            + "(\(Failure.clean(results[final].reason ?? ""))); nothing is lost, and it is sent again by a later clinic sync")
+            }
             if final < results.count {
                 // The server lacks the audio of entry `final` (lost, or never sent): upload it again, then push from there.
                 guard let blob = queue[final].blob else { return fail("the server asks for audio that change \(results[final].seq) does not have") }
@@ -210,13 +217,7 @@ public struct SyncMachine: Sendable {
                 reuploaded.insert(blob.sha256)
                 uploaded.remove(blob.sha256)
             }
-            for r in results.prefix(final) {
-                switch r.outcome {
-                case .applied, .superseded: summary.pushed += 1
-                case .conflict: summary.pushed += 1; summary.conflicts += 1
-                case .rejected: summary.rejected += 1
-                }
-            }
+            for r in results.prefix(final) { count(r) }
             if final > 0 { pushCursor = max(pushCursor, seqs[final - 1]) }
             queue.removeFirst(final)
             return nextPush()
@@ -328,6 +329,14 @@ public struct SyncMachine: Sendable {
         let end = min(blob.size, status.received + chunk(capabilities))
         summary.bytesUp += end - status.received
         return send(.uploadChunk(sha256: blob.sha256, range: status.received..<end, total: blob.size))
+    }
+
+    private mutating func count(_ r: PushResult) {
+        switch r.outcome {
+        case .applied, .superseded: summary.pushed += 1
+        case .conflict: summary.pushed += 1; summary.conflicts += 1
+        case .rejected: summary.rejected += 1
+        }
     }
 
     // MARK: Request sizes

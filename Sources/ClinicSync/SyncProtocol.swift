@@ -145,12 +145,14 @@ public struct PushResult: Codable, Sendable, Equatable {
 
     /// The `code` of a rejection for a recording whose audio the server does not hold.
     public static let audioMissing = "audio_missing"
+    /// The `code` of a rejection for an entry whose clock is further ahead of the server's than it allows.
+    public static let clockAhead = "clock_ahead"
 
     /// How many of a push's answers, from the first, a client takes as final: all up to the
-    /// first `audio_missing` (that entry and those after it are pushed again once its audio
-    /// is up; the server answers replays the same).
+    /// first rejection with a `code` (not final: that entry and those after it are pushed
+    /// again later; the server answers replays the same).
     public static func finalPrefix(_ results: [PushResult]) -> Int {
-        results.firstIndex { $0.outcome == .rejected && $0.code == audioMissing } ?? results.count
+        results.firstIndex { $0.outcome == .rejected && $0.code != nil } ?? results.count
     }
 
     enum CodingKeys: String, CodingKey {

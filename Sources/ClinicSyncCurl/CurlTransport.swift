@@ -175,7 +175,7 @@ private final class Sink {
 extension CurlTransport: SyncTransport {
     public func exchange(_ method: String, _ path: String, body: [UInt8]?, headers: [String: String]) -> Result<HTTPAnswer, SyncMachine.Failure> {
         switch send(method, path, body: body, headers: headers) {
-        case .success(let r): .success(HTTPAnswer(status: r.status, body: r.body))
+        case .success(let r): .success(HTTPAnswer(status: r.status, body: r.body, date: r.headers["date"].flatMap(HTTPAnswer.date)))
         case .failure(.network(let message)): .failure(.network(message))
         case .failure(.responseTooLarge): .failure(.refused("the server's answer is larger than any the protocol sends"))
         case .failure(.badURL(let message)): .failure(.refused(message))

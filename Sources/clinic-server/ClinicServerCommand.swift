@@ -91,6 +91,8 @@ struct Serve: AsyncParsableCommand {
     var requestTimeout = 300
     @Option(help: "Connections served at once; more wait until one closes. Keep it below `ulimit -n`.")
     var maxConnections = 1_000
+    @Option(help: "Refuse (until the server's clock catches up) changes whose clock is more than this many hours ahead of the server's.")
+    var maxClockSkew = 24
 
     func validate() throws {
         guard (tlsCert == nil) == (tlsKey == nil) else { throw ValidationError("Give both --tls-cert and --tls-key, or neither.") }
@@ -98,6 +100,7 @@ struct Serve: AsyncParsableCommand {
         guard (1...3_600).contains(idleTimeout) else { throw ValidationError("--idle-timeout must be 1-3600 seconds.") }
         guard (1...86_400).contains(requestTimeout) else { throw ValidationError("--request-timeout must be 1-86400 seconds.") }
         guard (1...1_000_000).contains(maxConnections) else { throw ValidationError("--max-connections must be 1-1000000.") }
+        guard (1...8_760).contains(maxClockSkew) else { throw ValidationError("--max-clock-skew must be 1-8760 hours.") }
     }
 
     func run() async throws {
@@ -109,6 +112,7 @@ struct Serve: AsyncParsableCommand {
         config.idleTimeout = .seconds(idleTimeout)
         config.requestReadTimeout = .seconds(requestTimeout)
         config.maxConnections = maxConnections
+        config.maxClockSkew = .seconds(maxClockSkew * 3600)
         var logger = Logger(label: "clinic-server")
         logger.logLevel = ProcessInfo.processInfo.environment["LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
         let storage = try await data.openStorage(logger: logger)

@@ -158,7 +158,8 @@ struct SyncCommand: ParsableCommand {
         } catch {
             throw ClinicError.invalid("Cannot use the server address: \(error). Fix it with `clinic config set server URL`.")
         }
-        let line = ProgressLine(show: !output.json)
+        let before = try store.status()
+        let line = ProgressLine(show: !output.json, changes: Int(before.pendingChanges), audioBytes: before.pendingAudioBytes)
         let engine = SyncEngine(transport: transport, store: store, configuration: .init(fetchAudio: withAudio), seed: UInt64.random(in: 1...UInt64.max),
                                 sleep: { Thread.sleep(forTimeInterval: Double($0.components.seconds) + Double($0.components.attoseconds) / 1e18) },
                                 progress: line.show)
@@ -167,13 +168,15 @@ struct SyncCommand: ParsableCommand {
         if output.json {
             try Output.json(report)
         } else {
-            print(report.ok ? "Sync finished." : "Sync stopped: \(report.error ?? "unknown reason").")
-            print("  sent \(report.pushed) change(s) and \(report.audioUploaded) audio file(s); received \(report.pulled) change(s)"
-                  + " (\(report.bytesUp / 1024) KB up, \(report.bytesDown / 1024) KB down\(report.retries > 0 ? ", \(report.retries) retries" : ""))")
-            if withAudio {
-                print("  downloaded \(report.audioDownloaded) audio file(s)"
-                      + (report.audioUnavailable > 0 ? "; \(report.audioUnavailable) not available from the server yet (asked again next sync)" : ""))
-            }
+            // One summary line; more only for what someone must act on.
+            let kb = { (n: Int64) in n < 10 * 1024 ? "\(n) B" : "\(n / 1024) KB" }
+            let audio = withAudio ? ", downloaded \(report.audioDownloaded) audio file(s)" : ""
+            print((report.ok ? "Sync finished: " : "Sync stopped: \(report.error ?? "unknown reason"). Before that: ")
+                  + "sent \(report.pushed) change(s) and \(report.audioUploaded) audio file(s), received \(report.pulled) change(s)\(audio)"
+                  + " (\(kb(report.bytesUp)) up, \(kb(report.bytesDown)) down, \(String(format: "%.1f", report.durationSeconds)) s"
+                  + "\(report.retries > 0 ? ", \(report.retries) retries" : ""))")
+            for w in report.warnings { print("warning: \(w)") }
+            if report.audioUnavailable > 0 { print("  \(report.audioUnavailable) audio file(s) not available from the server yet (asked again next sync)") }
             if report.newConflicts > 0 { print("  \(report.newConflicts) new conflict(s): see clinic conflicts list") }
             if report.pulledRefused > 0 { print("  \(report.pulledRefused) received change(s) could not be applied here") }
             if !report.rejected.isEmpty {
@@ -187,25 +190,52 @@ struct SyncCommand: ParsableCommand {
     }
 }
 
-/// One progress line on standard error, rewritten in place on a terminal; nothing otherwise.
+/// One progress line on standard error, rewritten in place on a terminal (nothing otherwise):
+/// changes sent of those pending, audio bytes up or down, the rate and the time left.
 final class ProgressLine {
     let enabled: Bool
     private var shown = false
+    private let changes: Int
+    private let audioTotal: Int64
+    private let started = Date()
+    private var sent = 0
+    private var pulled = 0
+    /// Audio bytes of finished files, and of the file in progress.
+    private var audioDone: Int64 = 0
+    private var current: (sha: String, received: Int64, total: Int64)?
+    private var lastDraw = Date.distantPast
 
-    init(show: Bool) { enabled = show && isatty(2) == 1 }
+    init(show: Bool, changes: Int, audioBytes: Int64) {
+        enabled = show && isatty(2) == 1
+        self.changes = changes
+        audioTotal = audioBytes
+    }
 
     func show(_ p: SyncProgress) {
         guard enabled else { return }
-        let text: String
+        var note: String?
         switch p {
-        case .connecting: text = "connecting…"
-        case .pushing(let n): text = "sent \(n) change(s)"
-        case .uploading(_, let received, let total): text = "uploading audio \(received / 1024)/\(total / 1024) KB"
-        case .pulling(let n): text = "received \(n) change(s)"
-        case .downloading(_, let received, let total): text = "downloading audio \(received / 1024)/\(total / 1024) KB"
-        case .waiting(let d, let attempt): text = "link lost; retrying in \(d.components.seconds) s (retry \(attempt))"
+        case .connecting: note = "connecting…"
+        case .pushing(let n): sent = n
+        case .pulling(let n): pulled = n
+        case .uploading(let sha, let received, let total), .downloading(let sha, let received, let total):
+            if let c = current, c.sha != sha { audioDone += c.total }
+            current = (sha, received, total)
+        case .waiting(let d, let attempt): note = "link lost; retrying in \(d.components.seconds) s (retry \(attempt))"
         }
-        FileHandle.standardError.write(Data("\r\u{1B}[K\(text)".utf8))
+        let now = Date()
+        guard note != nil || now.timeIntervalSince(lastDraw) > 0.2 else { return }
+        lastDraw = now
+        let audio = audioDone + (current?.received ?? 0)
+        let elapsed = max(0.001, now.timeIntervalSince(started))
+        let rate = Double(audio) / elapsed
+        var parts = ["sent \(sent)/\(changes) changes"]
+        if audioTotal > 0 || audio > 0 { parts.append("audio \(audio / 1024)/\(max(audioTotal, audio) / 1024) KB") }
+        if pulled > 0 { parts.append("received \(pulled)") }
+        if rate > 0 { parts.append("\(Int(rate / 1024)) KB/s") }
+        if rate > 0, audioTotal > audio { parts.append("about \(Int(Double(audioTotal - audio) / rate) + 1) s left") }
+        if let note { parts.append(note) }
+        FileHandle.standardError.write(Data("\r\u{1B}[K\(parts.joined(separator: " · "))".utf8))
         shown = true
     }
 

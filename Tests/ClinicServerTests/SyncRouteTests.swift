@@ -255,4 +255,23 @@ import Testing
             #expect(try await pull(client, f.tokenA1).changes.map(\.change.entity) == [.patient, .recording])
         }
     }
+
+    /// An entry whose clock is further ahead of the server's than `maxClockSkew` (24 h) is
+    /// refused with `clock_ahead`, and not for good; one within the bound is accepted.
+    @Test(arguments: Backend.available)
+    func aFarFutureClockIsRefusedUntilTheServerCatchesUp(_ backend: Backend) async throws {
+        let f = try await Fixture.make(backend)
+        defer { Task { await f.close() } }
+        try await f.app.test(.router) { client in
+            let nowMS = Int64(Date().timeIntervalSince1970 * 1000)
+            let (_, far) = try await push(client, f.tokenA1, [patientChange(f.a1, seq: 1, ms: nowMS + 49 * 3_600_000)])
+            let r = try #require(far?.results.first)
+            #expect(r.outcome == .rejected && r.code == PushResult.clockAhead && (r.reason ?? "").contains("date and time"), "\(r)")
+            let (_, near) = try await push(client, f.tokenA1, [patientChange(f.a1, seq: 2, ms: nowMS + 23 * 3_600_000)])
+            #expect(near?.results.first?.outcome == .applied)
+            // Not stored: the same seq with an acceptable clock later is taken.
+            let (_, again) = try await push(client, f.tokenA1, [patientChange(f.a1, seq: 1, ms: nowMS)])
+            #expect(again?.results.first?.outcome == .applied)
+        }
+    }
 }

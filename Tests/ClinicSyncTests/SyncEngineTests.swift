@@ -133,4 +133,20 @@ import Testing
         let report = run(transport, FakeStore())
         #expect(!report.ok && (report.error ?? "").contains("not the sync protocol's") && transport.requests == ["GET /v1/capabilities"])
     }
+
+    @Test func aLaptopClockFarFromTheServersIsWarnedAbout() {
+        let serverDate = Date(timeIntervalSince1970: 1_795_000_000)
+        let base = server(results: { _ in [] })
+        let transport = FakeTransport { method, path, body in
+            guard case .success(var answer) = base.answer(method, path, body) else { return base.answer(method, path, body) }
+            answer.date = serverDate
+            return .success(answer)
+        }
+        let ahead = SyncEngine(transport: transport, store: FakeStore(), seed: 1, sleep: { _ in }, now: { serverDate.addingTimeInterval(3 * 3600 + 120) }).run()
+        #expect(ahead.ok && ahead.clockOffsetSeconds == 3 * 3600 + 120)
+        #expect(ahead.warnings.count == 1 && ahead.warnings[0].contains("3 h 2 min ahead of"), "\(ahead.warnings)")
+        let close = SyncEngine(transport: transport, store: FakeStore(), seed: 1, sleep: { _ in }, now: { serverDate.addingTimeInterval(-30) }).run()
+        #expect(close.warnings.isEmpty && close.clockOffsetSeconds == -30)
+        #expect(HTTPAnswer.date("Sun, 06 Nov 1994 08:49:37 GMT") == Date(timeIntervalSince1970: 784_111_777))
+    }
 }

@@ -335,4 +335,15 @@ import Testing
         #expect(reason.contains("refuses its recording") && summary.pushed == 1 && summary.rejected == 0)
         #expect(m.pushCursor == 1)
     }
+
+    /// A change the server refuses for a clock far ahead (`clock_ahead`, not final): the answers
+    /// before it count, and the run stops saying so, with that change still pending.
+    @Test func aClockAheadStopsTheRunKeepingTheChange() {
+        var m = started()
+        #expect(m.handle(.pendingLoaded((1...3).map { SyncMachine.Pending(seq: Int64($0), bytes: 10) })) == .push(seqs: [1, 2, 3]))
+        let ahead = PushResult(seq: 2, changeID: "c2", outcome: .rejected, reason: "its clock is more than 3 hour(s) past", code: PushResult.clockAhead)
+        guard case .fail(let reason, let summary) = m.handle(.pushAnswered([result(1), ahead, result(3)])) else { Issue.record("no fail"); return }
+        #expect(reason.contains("clock is ahead") && reason.contains("nothing is lost"))
+        #expect(summary.pushed == 1 && summary.rejected == 0 && m.pushCursor == 1)
+    }
 }

@@ -24,7 +24,9 @@ struct SyncController {
                 throw ServerError(.contentTooLarge, "batch_too_large", "A push carries at most \(config.maxBatch) changes; split the batch.")
             }
             // Checked and encoded here, on the request's task, so the single writer only writes.
-            let prepared = PreparedPush(push.changes, device: device, now: Timestamp.format(dependencies.now()), newID: dependencies.uuid)
+            let now = dependencies.now()
+            let latest = Int64((now.timeIntervalSince1970 * 1000).rounded(.down)) + config.maxClockSkew.components.seconds * 1000
+            let prepared = PreparedPush(push.changes, device: device, now: Timestamp.format(now), newID: dependencies.uuid, latestClock: latest)
             let results = try await storage.push(prepared)
             return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: WireJSON.pushResponse(results)))
         }

@@ -18,11 +18,14 @@ public struct PreparedPush: Sendable {
     var now: String
     /// Ids for the conflict records the push may create (injected: `Dependencies.uuid`).
     var newID: @Sendable () -> UUID
+    /// The latest HLC milliseconds accepted: the server's clock plus the allowed skew.
+    var latestClock: Int64
 
-    init(_ entries: [PushEntry], device: DeviceRecord, now: String, newID: @escaping @Sendable () -> UUID) {
+    init(_ entries: [PushEntry], device: DeviceRecord, now: String, newID: @escaping @Sendable () -> UUID, latestClock: Int64 = .max) {
         self.entries = entries.map { Entry(entry: $0, problem: EntityRules.problem(with: $0.change), prefix: WireJSON.changePrefix($0.change)) }
         self.device = device
         self.now = now
         self.newID = newID
+        self.latestClock = latestClock
     }
 }

@@ -67,7 +67,7 @@ enum PushPlanner {
 
     /// `heldAudio`: which of `audioHashes` the device's site holds complete.
     static func plan(_ entries: [PreparedPush.Entry], device: DeviceRecord, receipts: [Int64: StoredReceipt],
-                     records loaded: [RecordKey: StoredRecord], heldAudio: Set<String>) -> [PushStep] {
+                     records loaded: [RecordKey: StoredRecord], heldAudio: Set<String>, latestClock: Int64 = .max) -> [PushStep] {
         var records = loaded
         var seen: [Int64: (changeID: String, index: Int)] = [:]
         var steps: [PushStep] = []
@@ -92,6 +92,13 @@ enum PushPlanner {
             guard c.sequence > 0 else { steps.append(reject("seq must be positive", store: false)); continue }
             guard c.deviceID == device.id else {
                 steps.append(reject("a device pushes only its own changes (device_id differs from the token's device)", store: false))
+                continue
+            }
+            // Not stored: the entry is accepted once the server's clock has caught up.
+            guard c.hlc.milliseconds <= latestClock else {
+                let hours = (c.hlc.milliseconds - latestClock) / 3_600_000 + 1
+                steps.append(reject("its clock is more than \(hours) hour(s) past what this server accepts; correct the laptop's date and time",
+                                    store: false, code: PushResult.clockAhead))
                 continue
             }
             let key = RecordKey(entity: c.entity, id: c.entityID.lowercased)

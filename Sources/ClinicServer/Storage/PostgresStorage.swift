@@ -219,7 +219,7 @@ final class PostgresStorage: ServerStorage {
                 held.insert(sha)
             }
         }
-        let steps = PushPlanner.plan(push.entries, device: push.device, receipts: receipts, records: records, heldAudio: held)
+        let steps = PushPlanner.plan(push.entries, device: push.device, receipts: receipts, records: records, heldAudio: held, latestClock: push.latestClock)
         let (results, writes) = steps.materialize(firstServerSeq: firstServerSeq)
         var feed = (serverSeqs: [Int64](), seqs: [Int64](), changes: [String](), outcomes: [String](), entries: [String]())
         var receiptRows = (seqs: [Int64](), changeIDs: [String](), outcomes: [String](), reasons: [String](), serverSeqs: [Int64]())

@@ -189,7 +189,7 @@ final class SQLiteStorage: ServerStorage {
             held.formUnion(try String.fetchAll(db.cachedStatement(sql: "SELECT sha256 FROM blob_sites WHERE site_id = ? AND sha256 IN (\(placeholders(chunk.count)))"),
                                                arguments: StatementArguments([siteID] + chunk.map { $0 as any DatabaseValueConvertible })))
         }
-        let steps = PushPlanner.plan(push.entries, device: push.device, receipts: receipts, records: records, heldAudio: held)
+        let steps = PushPlanner.plan(push.entries, device: push.device, receipts: receipts, records: records, heldAudio: held, latestClock: push.latestClock)
         let (results, writes) = steps.materialize(firstServerSeq: firstServerSeq)
         var taken: Int64 = 0
         var states = OrderedStates()
