@@ -170,7 +170,6 @@ public final class SyncEngine {
                 switch action {
                 case .finish(let summary):
                     absorb(summary)
-                    try fetchConflicts()
                     report.ok = true
                     try store.recordSyncResult(resultLine(), error: nil)
                     return report
@@ -293,6 +292,9 @@ public final class SyncEngine {
                 return .pulled(count: page.changes.count, bytes: bytes, next: page.next, more: page.more)
             }
 
+        case .fetchConflicts:
+            return try fetchConflicts()
+
         case .loadMissingAudio:
             return .missingAudioLoaded(try store.missingAudio())
 
@@ -344,18 +346,14 @@ public final class SyncEngine {
     private var downloadBuffer: [UInt8] = []
 
     /// The server's conflicts, kept locally: the open ones from a server that resolves them
-    /// (so one resolved elsewhere is closed here too), else all. One attempt after the run: a
-    /// failure here fails the run (everything pushed and pulled is kept) and the next run
-    /// fetches them again.
-    private func fetchConflicts() throws {
+    /// (so one resolved elsewhere is closed here too), else all.
+    private func fetchConflicts() throws -> SyncMachine.Event {
         let openOnly = capabilities?.conflictStatus == true
-        _ = try request("GET", "/v1/conflicts?limit=10000\(openOnly ? "&status=open" : "")", [ConflictRecord].self) { records in
+        return try request("GET", "/v1/conflicts?limit=10000\(openOnly ? "&status=open" : "")", [ConflictRecord].self) { records in
             // A full page may not be all of them: then nothing is closed for being absent.
             let complete = openOnly && records.count < 10_000
-            self.report.newConflicts = try self.store.keepConflicts(records.filter { $0.resolvedAt == nil }, openOnServer: complete)
-            return .waited
-        } failure: { failure in
-            throw ClinicError(.sync, "everything was pushed and pulled, but the server's conflicts could not be read (\(failure)); run clinic sync again")
+            self.report.newConflicts += try self.store.keepConflicts(records.filter { $0.resolvedAt == nil }, openOnServer: complete)
+            return .conflictsFetched
         }
     }
 

@@ -79,6 +79,8 @@ public struct SyncMachine: Sendable {
         case failed(Failure)
         /// The backoff the machine asked for has passed.
         case waited
+        /// The server's conflict records were read and kept.
+        case conflictsFetched
         /// The recordings' audio this laptop does not hold (after `loadMissingAudio`).
         case missingAudioLoaded([Blob])
         /// Bytes of the blob being downloaded now held here (stored whole once all are).
@@ -95,6 +97,8 @@ public struct SyncMachine: Sendable {
         case push(seqs: [Int64])
         /// Pull at most `limit` entries after the cursor.
         case pull(after: Int64, limit: Int)
+        /// Read the server's conflict records (after the pull) and keep them.
+        case fetchConflicts
         case loadMissingAudio
         /// Fetch bytes `range` of the blob (whose size is `total`).
         case downloadChunk(sha256: String, range: Range<Int64>, total: Int64)
@@ -119,7 +123,7 @@ public struct SyncMachine: Sendable {
     }
 
     enum Phase: Sendable, Equatable {
-        case idle, capabilities, loading, blobStatus, uploading, pushing, pulling, loadingAudio, downloading, waiting, finished
+        case idle, capabilities, loading, blobStatus, uploading, pushing, pulling, fetchingConflicts, loadingAudio, downloading, waiting, finished
     }
 
     public let configuration: Configuration
@@ -234,6 +238,11 @@ public struct SyncMachine: Sendable {
             pullCursor = next
             grow()
             if more { return send(pullAction(after: next)) }
+            return send(.fetchConflicts)
+
+        case (.fetchingConflicts, .conflictsFetched):
+            attempt = 0
+            inFlight = nil
             if configuration.fetchAudio { return send(.loadMissingAudio) }
             phase = .finished
             return .finish(summary)
@@ -462,6 +471,7 @@ public struct SyncMachine: Sendable {
         case .uploadChunk: .uploading
         case .push: .pushing
         case .pull: .pulling
+        case .fetchConflicts: .fetchingConflicts
         case .loadMissingAudio: .loadingAudio
         case .downloadChunk: .downloading
         case .wait: .waiting

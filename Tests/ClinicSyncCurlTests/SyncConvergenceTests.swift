@@ -188,6 +188,124 @@ import Testing
         }
     }
 
+    /// Seeded random work on three laptops (patients added, edited on several laptops at once,
+    /// deleted; recordings with real audio; conflicts resolved) interleaved with syncs in random
+    /// order, over a link that cuts requests and answers at random points or goes away
+    /// mid-run. At the end every laptop holds the same records with the same field clocks,
+    /// each field holds the value of its latest write anywhere, nothing is pending or
+    /// duplicated, and every store is clean. The seed is in the test's name; set
+    /// CLINIC_SYNC_SEEDS=N for N more seeds (docs/sync-client.md).
+    @Test(arguments: SyncConvergenceTests.seeds)
+    func randomWorkAndSyncsOverABadLinkConverge(seed: UInt64) async throws {
+        try await LiveServer.with({ $0.chunkBytes = 8_192; $0.maxBatch = 7 }) { server in
+            var rng = SplitMix(seed: seed)
+            let laptops = try (0..<3).map { try Laptop("l\($0)") }
+            for l in laptops { l.token = try await server.enroll("l", deviceID: l.deviceID) }
+            let proxy = try FaultProxy(upstream: server.port, seed: seed)
+            defer { proxy.stop() }
+            var interrupted = 0
+            for _ in 0..<70 {
+                let l = laptops[rng.below(3)]
+                let known = try l.store.patients()
+                switch rng.below(10) {
+                case 0, 1:
+                    _ = try l.store.addPatient(PatientInput(givenName: "G\(rng.below(1000))", familyName: "F\(rng.below(1000))"))
+                case 2, 3, 4:
+                    guard let p = known.randomElement(using: &rng) else { continue }
+                    let input: PatientInput = switch rng.below(4) {
+                    case 0: PatientInput(familyName: "F\(rng.below(1000))")
+                    case 1: PatientInput(givenName: "G\(rng.below(1000))")
+                    case 2: PatientInput(sex: ["female", "male", ""][rng.below(3)])
+                    default: PatientInput(notes: "note \(rng.below(1000))")
+                    }
+                    try l.store.updatePatient(p.id, input)
+                case 5:
+                    guard rng.below(3) == 0, let p = known.randomElement(using: &rng) else { continue }
+                    try l.store.deletePatient(p.id)
+                case 6:
+                    guard let p = known.randomElement(using: &rng) else { continue }
+                    _ = try l.record(p.id, Self.sampleFiles[rng.below(3)], .AV, allowDuplicate: true)
+                case 7:
+                    guard let c = try l.store.conflicts().first, (try? l.store.patient(UUID(strict: c.record.entityID)!).deleted) == false else { continue }
+                    // A typed value where the field takes free text (any other is refused, as it should be).
+                    let text = ["given_name", "family_name", "notes"].contains(c.record.field)
+                    let choices: [ConflictChoice] = [.winning, .losing] + (text ? [.value("R\(rng.below(100))")] : [])
+                    try l.store.resolveConflict(UUID(strict: c.record.id)!, choices[rng.below(choices.count)])
+                default:
+                    // A sync: a clean link, one that cuts every few KB, or one that goes away part-way.
+                    switch rng.below(3) {
+                    case 0: proxy.set(cutAfter: nil); proxy.comeBack()
+                    case 1: proxy.set(cutAfter: 3_000...12_000); proxy.comeBack()
+                    default: proxy.set(cutAfter: 3_000...12_000); proxy.goDown(afterMore: 1 + rng.below(4))
+                    }
+                    let r = try await l.sync(proxy.url, audio: rng.below(2) == 0, seed: rng.next())
+                    if !r.ok { interrupted += 1 }
+                    #expect(r.ok || (r.error ?? "").contains("no network"), "seed \(seed): \(r)")
+                    #expect(r.rejected.isEmpty, "seed \(seed): \(r.rejected)")
+                }
+            }
+            proxy.set(cutAfter: nil)
+            proxy.comeBack()
+            for _ in 0..<2 {
+                for l in laptops {
+                    let r = try await l.sync(proxy.url, audio: true)
+                    #expect(r.ok, "seed \(seed): \(r)")
+                }
+            }
+            // Identical records and clocks everywhere.
+            let first = try snapshot(laptops[0])
+            for l in laptops.dropFirst() { #expect(try snapshot(l) == first, "seed \(seed)") }
+            func clocks(_ l: Laptop) throws -> [String: [String: String]] {
+                var all: [String: [String: String]] = [:]
+                for p in try l.store.patients(includeDeleted: true) { all["p" + p.id.lowercased] = try l.store.fieldClocks(.patient, id: p.id) }
+                for r in try l.store.recordings(includeDeleted: true) { all["r" + r.id.lowercased] = try l.store.fieldClocks(.recording, id: r.id) }
+                return all
+            }
+            let clocks0 = try clocks(laptops[0])
+            for l in laptops.dropFirst() { #expect(try clocks(l) == clocks0, "seed \(seed)") }
+            // Each field holds its latest write anywhere (by clock), and has that write's clock.
+            var latest: [String: (clock: String, value: FieldValue)] = [:]
+            for l in laptops {
+                for c in try l.store.changes(limit: 100_000) {
+                    let clock = "\(c.hlc)@\(c.deviceID.lowercased)"
+                    for (field, value) in c.fields {
+                        let key = "\(c.entity == .patient ? "p" : "r")\(c.entityID.lowercased)/\(field)"
+                        if latest[key].map({ $0.clock < clock }) ?? true { latest[key] = (clock, value) }
+                    }
+                }
+            }
+            let patients = Dictionary(uniqueKeysWithValues: try laptops[0].store.patients(includeDeleted: true).map { ("p" + $0.id.lowercased, $0.fields) })
+            let recordings = Dictionary(uniqueKeysWithValues: try laptops[0].store.recordings(includeDeleted: true).map { ("r" + $0.id.lowercased, $0.fields) })
+            var checked = 0
+            for (key, write) in latest {
+                let parts = key.split(separator: "/")
+                let record = String(parts[0]), field = String(parts[1])
+                let fields = try #require(patients[record] ?? recordings[record], "seed \(seed): \(record) missing")
+                let value = fields.first { $0.name == field }?.value
+                #expect(value.map { $0.sameValue(as: write.value) } == true, "seed \(seed): \(key) is \(value ?? .null), its latest write \(write.value)")
+                #expect(clocks0[record]?[field] == write.clock, "seed \(seed): \(key)")
+                checked += 1
+            }
+            // Nothing pending, nothing duplicated, every store clean.
+            let entries = try await feed(server, token: laptops[0].token)
+            var logged = 0
+            for l in laptops {
+                logged += try l.store.changes(limit: 100_000).count
+                let status = try l.store.status()
+                #expect(status.pendingChanges == 0 && status.pendingAudioBytes == 0 && status.rejectedChanges == 0, "seed \(seed)")
+                let doctor = try l.store.doctor()
+                #expect(doctor.clean, "seed \(seed): \(doctor.problems)")
+            }
+            #expect(entries.count == logged && Set(entries.map(\.change.changeID)).count == logged, "seed \(seed)")
+            print("convergence seed \(seed): \(logged) changes, \(checked) fields checked, \(interrupted) interrupted syncs, \(proxy.cuts) cuts")
+        }
+    }
+
+    static var seeds: [UInt64] {
+        let more = ProcessInfo.processInfo.environment["CLINIC_SYNC_SEEDS"].flatMap(Int.init) ?? 0
+        return [1, 2, 3] + (0..<UInt64(more)).map { 1_000 + $0 }
+    }
+
     /// The server restored from a backup that lacks some audio: the laptop's belief that the
     /// server holds it is corrected by the server's `audio_missing`, and the audio goes up again.
     @Test func audioTheServerLostIsSentAgain() async throws {
@@ -227,4 +345,18 @@ import Testing
 struct UncheckedBox<T>: @unchecked Sendable {
     let value: T
     init(_ value: T) { self.value = value }
+}
+
+/// A small seeded generator (SplitMix64), so a failing seed replays exactly.
+struct SplitMix: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+    mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
 }

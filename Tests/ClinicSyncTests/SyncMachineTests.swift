@@ -40,7 +40,8 @@ import Testing
         #expect(m.pushCursor == 4)
         #expect(m.handle(.pendingLoaded([])) == .pull(after: 0, limit: 100))
         #expect(m.handle(.pulled(count: 100, bytes: 50_000, next: 140, more: true)) == .pull(after: 140, limit: 100))
-        guard case .finish(let s) = m.handle(.pulled(count: 7, bytes: 3_000, next: 150, more: false)) else { Issue.record("no finish"); return }
+        #expect(m.handle(.pulled(count: 7, bytes: 3_000, next: 150, more: false)) == .fetchConflicts)
+        guard case .finish(let s) = m.handle(.conflictsFetched) else { Issue.record("no finish"); return }
         #expect(s.pushed == 3 && s.conflicts == 1 && s.rejected == 1 && s.pulled == 107 && s.bytesDown == 53_000 && s.batchesSent == 2)
         #expect(s.bytesUp >= 2_500 + 600 && s.bytesUp < 2_500 + 600 + 100, "\(s.bytesUp)")
         #expect(m.pullCursor == 150)
@@ -187,7 +188,7 @@ import Testing
         guard case .fail = q.handle(.pulled(count: 0, bytes: 10, next: 50, more: true)) else { Issue.record("a page that does not advance"); return }
         var r = started(pullCursor: 50)
         _ = r.handle(.pendingLoaded([]))
-        guard case .finish = r.handle(.pulled(count: 0, bytes: 10, next: 50, more: false)) else { Issue.record("an empty last page refused"); return }
+        #expect(r.handle(.pulled(count: 0, bytes: 10, next: 50, more: false)) == .fetchConflicts, "an empty last page is taken")
     }
 
     /// Every event in a phase that does not expect it ends the run with a reason, never a wrong action.
@@ -195,7 +196,7 @@ import Testing
         let events: [SyncMachine.Event] = [
             .start, .capabilities(Self.caps), .pendingLoaded([]), .blobStatus(BlobStatus(sha256: Self.sha, received: 0, complete: false, size: nil)),
             .pushAnswered([]), .pulled(count: 0, bytes: 0, next: 0, more: false), .failed(.network("x")), .waited,
-            .missingAudioLoaded([]), .downloaded(sha256: Self.sha, received: 1),
+            .missingAudioLoaded([]), .downloaded(sha256: Self.sha, received: 1), .conflictsFetched,
         ]
         // The machine in each phase, with the events that phase expects.
         var idle = SyncMachine(pushCursor: 0, pullCursor: 0, seed: 3)
@@ -205,14 +206,16 @@ import Testing
         var querying = started(); _ = querying.handle(.pendingLoaded([SyncMachine.Pending(seq: 1, bytes: 1, blob: .init(sha256: Self.sha, size: 10))]))
         var pulling = started(); _ = pulling.handle(.pendingLoaded([]))
         var waiting = pushing; _ = waiting.handle(.failed(.network("x")))
-        var finished = pulling; _ = finished.handle(.pulled(count: 0, bytes: 0, next: 0, more: false))
+        var fetching = pulling; _ = fetching.handle(.pulled(count: 0, bytes: 0, next: 0, more: false))
+        var finished = fetching; _ = finished.handle(.conflictsFetched)
         var loadingAudio = started(config: .init(fetchAudio: true)); _ = loadingAudio.handle(.pendingLoaded([]))
         _ = loadingAudio.handle(.pulled(count: 0, bytes: 0, next: 0, more: false))
+        _ = loadingAudio.handle(.conflictsFetched)
         var downloading = loadingAudio; _ = downloading.handle(.missingAudioLoaded([.init(sha256: Self.sha, size: 10)]))
         let phases: [(String, SyncMachine, Set<Int>)] = [
             ("idle", idle, [0]), ("capabilities", capabilities, [1, 6]), ("loading", loading, [2, 6]), ("pushing", pushing, [4, 6]),
             ("blob status", querying, [3, 6]), ("pulling", pulling, [5, 6]), ("waiting", waiting, [7]), ("finished", finished, []),
-            ("loading audio", loadingAudio, [6, 8]), ("downloading", downloading, [6, 9]),
+            ("loading audio", loadingAudio, [6, 8]), ("downloading", downloading, [6, 9]), ("fetching conflicts", fetching, [6, 10]),
         ]
         for (name, machine, expected) in phases {
             for (i, event) in events.enumerated() where !expected.contains(i) {
@@ -241,7 +244,11 @@ import Testing
     @Test func audioIsDownloadedInChunksAfterThePullResumingAfterADrop() {
         var m = started(config: .init(fetchAudio: true))
         #expect(m.handle(.pendingLoaded([])) == .pull(after: 0, limit: 100))
-        #expect(m.handle(.pulled(count: 2, bytes: 10, next: 9, more: false)) == .loadMissingAudio)
+        #expect(m.handle(.pulled(count: 2, bytes: 10, next: 9, more: false)) == .fetchConflicts)
+        // Reading the conflicts is retried like any request.
+        guard case .wait = m.handle(.failed(.network("reset"))) else { Issue.record("no backoff"); return }
+        #expect(m.handle(.waited) == .fetchConflicts)
+        #expect(m.handle(.conflictsFetched) == .loadMissingAudio)
         let other = String(repeating: "cd", count: 32)
         let blobs = [SyncMachine.Blob(sha256: Self.sha, size: 2_500), SyncMachine.Blob(sha256: other, size: 10)]
         #expect(m.handle(.missingAudioLoaded(blobs)) == .downloadChunk(sha256: Self.sha, range: 0..<1_000, total: 2_500))
@@ -253,17 +260,19 @@ import Testing
         #expect(m.handle(.downloaded(sha256: Self.sha, received: 2_500)) == .downloadChunk(sha256: other, range: 0..<10, total: 10))
         // Audio the server cannot give is skipped, not the end of the sync.
         guard case .finish(let s) = m.handle(.failed(.refused("HTTP 404"))) else { Issue.record("no finish"); return }
-        #expect(s.audioDownloaded == 1 && s.audioUnavailable == 1 && s.bytesDown == 10 + 2_500 && s.retries == 1)
+        #expect(s.audioDownloaded == 1 && s.audioUnavailable == 1 && s.bytesDown == 10 + 2_500 && s.retries == 2)
     }
 
     @Test func withoutFetchAudioThePullEndsTheRunAndADownloadThatMovesNothingGivesUp() {
         var plain = started()
         _ = plain.handle(.pendingLoaded([]))
-        guard case .finish = plain.handle(.pulled(count: 0, bytes: 0, next: 0, more: false)) else { Issue.record("no finish"); return }
+        _ = plain.handle(.pulled(count: 0, bytes: 0, next: 0, more: false))
+        guard case .finish = plain.handle(.conflictsFetched) else { Issue.record("no finish"); return }
 
         var m = started(config: .init(fetchAudio: true))
         _ = m.handle(.pendingLoaded([]))
         _ = m.handle(.pulled(count: 0, bytes: 0, next: 0, more: false))
+        _ = m.handle(.conflictsFetched)
         _ = m.handle(.missingAudioLoaded([SyncMachine.Blob(sha256: Self.sha, size: 100)]))
         var gaveUp = false
         for _ in 0..<10 {
@@ -276,6 +285,7 @@ import Testing
         var n = started(config: .init(fetchAudio: true))
         _ = n.handle(.pendingLoaded([]))
         _ = n.handle(.pulled(count: 0, bytes: 0, next: 0, more: false))
+        _ = n.handle(.conflictsFetched)
         _ = n.handle(.missingAudioLoaded([SyncMachine.Blob(sha256: Self.sha, size: 100)]))
         guard case .fail = n.handle(.downloaded(sha256: Self.sha, received: 0)) else { Issue.record("took a download that moved nothing"); return }
     }
