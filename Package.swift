@@ -130,6 +130,15 @@ let package = Package(
             path: "Benchmarks/Server"
         ),
 
+        // Sync benchmark (`swift run -c release clinic-sync-bench`): the engine and `clinic sync`
+        // against an in-process server over loopback, with the fault proxy.
+        .executableTarget(
+            name: "clinic-sync-bench",
+            dependencies: ["ClinicServer", "ClinicStore", "ClinicSync", "ClinicSyncCurl", "ClinicCore", "ClinicTestSupport",
+                           .product(name: "Crypto", package: "swift-crypto"), .product(name: "Logging", package: "swift-log")],
+            path: "Benchmarks/Sync"
+        ),
+
         // Build tool: embeds Migrations/*.sql into the store's code so the installed
         // binary needs no files beside it.
         .executableTarget(name: "embed-sql", path: "Sources/embed-sql"),

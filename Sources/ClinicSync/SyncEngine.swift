@@ -97,6 +97,8 @@ public struct SyncReport: Sendable, Equatable, Encodable {
     public var warnings: [String] = []
     public var durationSeconds: Double = 0
 
+    public init(ok: Bool) { self.ok = ok }
+
     public struct Rejected: Sendable, Equatable, Encodable {
         public var seq: Int64
         public var reason: String

@@ -139,6 +139,7 @@ public struct SyncMachine: Sendable {
     private var uploaded: Set<String> = []
     /// Blobs the server asked for again (`audio_missing`) in this run: asked once only.
     private var reuploaded: Set<String> = []
+    private var lastFailure: Failure?
     /// The request in flight (repeated after a backoff) and its attempt number.
     private var inFlight: Action?
     private var attempt = 0
@@ -379,6 +380,7 @@ public struct SyncMachine: Sendable {
     // MARK: Failures
 
     private mutating func recover(from failure: Failure) -> Action {
+        lastFailure = failure
         guard let action = inFlight else { return fail("internal: a failure with no request in flight") }
         switch failure {
         case .unauthorized:
@@ -428,7 +430,8 @@ public struct SyncMachine: Sendable {
     private mutating func retry(_ action: Action) -> Action {
         attempt += 1
         guard attempt < configuration.maxAttempts else {
-            return fail("no network (gave up after \(configuration.maxAttempts) attempts); \(summary.batchesSent) batches were sent and are kept: run clinic sync again")
+            let what = if case .server(let status, _) = lastFailure { "the server keeps failing (HTTP \(status))" } else { "no network" }
+            return fail("\(what) (gave up after \(configuration.maxAttempts) attempts); \(summary.batchesSent) batches were sent and are kept: run clinic sync again")
         }
         summary.retries += 1
         inFlight = action

@@ -360,3 +360,31 @@ struct SplitMix: RandomNumberGenerator {
     }
     mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
 }
+
+/// `clinic sync`'s engine against a fake server that answers badly: each run stops with an
+/// error naming the problem, and the store is as it was (nothing acknowledged, nothing applied).
+@Suite struct SyncBadAnswerTests {
+    @Test func badAnswersStopTheRunSayingWhyAndChangeNothing() throws {
+        let cases: [(String, [UInt8], String)] = [
+            ("garbage", Array("garbage\r\n\r\n".utf8), "no network"),
+            ("HTML portal", FakeServer.http("200 OK", ["Content-Type: text/html"], "<html>login</html>"), "not the sync protocol's"),
+            ("500", FakeServer.http("500 Internal Server Error", [], "oops"), "HTTP 500"),
+            ("truncated", FakeServer.http("200 OK", [], "{\"protocol_version\":", declaredLength: 400), "no network"),
+            ("redirect", FakeServer.http("302 Found", ["Location: http://evil.example/"], ""), "HTTP 302"),
+            ("revoked", FakeServer.http("401 Unauthorized", ["Content-Type: application/json"], #"{"error":"unauthorized","message":"revoked"}"#), "token"),
+        ]
+        for (label, reply, expected) in cases {
+            let fake = try FakeServer(reply: reply)
+            defer { fake.stop() }
+            let laptop = try SyncConvergenceTests.Laptop("bad")
+            _ = try laptop.store.addPatient(PatientInput(givenName: "A", familyName: "B"))
+            let before = try laptop.store.status()
+            let transport = try CurlTransport(.init(server: fake.url, token: "t"))
+            let report = SyncEngine(transport: transport, store: laptop.store, seed: 1, sleep: { _ in }).run()
+            #expect(!report.ok && (report.error ?? "").contains(expected), "\(label): \(report.error ?? "ok")")
+            let after = try laptop.store.status()
+            #expect(after.pendingChanges == before.pendingChanges && after.patients == before.patients, "\(label)")
+            #expect(try laptop.store.syncState().pullCursor == 0 && laptop.store.doctor().clean, "\(label)")
+        }
+    }
+}

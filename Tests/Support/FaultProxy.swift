@@ -17,6 +17,9 @@ public final class FaultProxy: @unchecked Sendable {
         var cuts = 0
         var rng: UInt64
         var rate: Int?
+        /// Bytes carried from clients to the server, and back.
+        var bytesUp: Int64 = 0
+        var bytesDown: Int64 = 0
     }
 
     public let port: Int
@@ -53,6 +56,9 @@ public final class FaultProxy: @unchecked Sendable {
     public var url: String { "http://127.0.0.1:\(port)" }
     public var cuts: Int { state.withLock { $0.cuts } }
     public var connections: Int { state.withLock { $0.connections } }
+    /// Bytes the proxy has carried from clients to the server, and from the server back.
+    public var bytesUp: Int64 { state.withLock { $0.bytesUp } }
+    public var bytesDown: Int64 { state.withLock { $0.bytesDown } }
     public func set(down: Bool) { state.withLock { $0.down = down } }
     public func set(cutAfter: ClosedRange<Int>?) { state.withLock { $0.cutAfter = cutAfter } }
     /// From now, `n` more connections, then none.
@@ -83,7 +89,9 @@ public final class FaultProxy: @unchecked Sendable {
             p.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(server, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
         }
         guard connected else { close(server); close(client); return }
-        let link = Link(client: client, server: server, budget: limit, rate: state.withLock { $0.rate }) { [self] in state.withLock { $0.cuts += 1 } }
+        let link = Link(client: client, server: server, budget: limit, rate: state.withLock { $0.rate },
+                        onCut: { [self] in state.withLock { $0.cuts += 1 } },
+                        carried: { [self] up, n in state.withLock { if up { $0.bytesUp += Int64(n) } else { $0.bytesDown += Int64(n) } } })
         let done = DispatchGroup()
         for (from, to) in [(client, server), (server, client)] {
             done.enter()
@@ -102,8 +110,10 @@ private final class Link: @unchecked Sendable {
     private let onCut: () -> Void
 
     private let rate: Int?
+    private let carried: (Bool, Int) -> Void
 
-    init(client: Int32, server: Int32, budget: Int?, rate: Int?, onCut: @escaping () -> Void) {
+    init(client: Int32, server: Int32, budget: Int?, rate: Int?, onCut: @escaping () -> Void, carried: @escaping (Bool, Int) -> Void) {
+        self.carried = carried
         self.client = client
         self.server = server
         self.budget = budget
@@ -137,6 +147,7 @@ private final class Link: @unchecked Sendable {
                 if m <= 0 { finish(cut: false); return }
                 sent += m
             }
+            carried(from == client, sent)
             if allowed < n { finish(cut: true); return }
             if let rate { Thread.sleep(forTimeInterval: Double(n) / Double(rate)) }
         }
