@@ -150,7 +150,7 @@ let package = Package(
             name: "ClinicStoreTests",
             dependencies: ["ClinicStore", "ClinicSync", "ClinicAudio", .product(name: "GRDB", package: "GRDB.swift")]
         ),
-        // Test helpers shared by test targets: a fault-injecting TCP proxy.
+        // Test helpers shared by test targets: a fault-injecting TCP proxy, a seeded generator.
         .target(name: "ClinicTestSupport", path: "Tests/Support"),
         .testTarget(name: "ClinicCLITests", dependencies: ["ClinicCore", "ClinicAudio", "ClinicTestSupport"]),
         .testTarget(name: "ClinicSyncTests", dependencies: ["ClinicSync"]),
@@ -161,7 +161,7 @@ let package = Package(
         .testTarget(
             name: "ClinicServerTests",
             dependencies: [
-                "ClinicServer", "ClinicSync", "ClinicServerFuzzing",
+                "ClinicServer", "ClinicSync", "ClinicServerFuzzing", "ClinicTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]

@@ -7,11 +7,7 @@ extension ClinicStore {
     /// logical clock timestamp for this device and persists it, so timestamps only ever grow.
     func recordChange(_ db: Database, entity: EntityKind, id: UUID, operation: ChangeOperation, fields: Fields) throws {
         let deviceID = try cachedDeviceID(db)
-        let last = try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'hlc'").flatMap(HLCTimestamp.init)
-        let wall = Int64((dependencies.now().timeIntervalSince1970 * 1000).rounded(.down))
-        let hlc = HLCTimestamp.next(after: last, wallMilliseconds: wall)
-        try db.execute(sql: "INSERT INTO meta(key, value) VALUES ('hlc', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                       arguments: [hlc.description])
+        let hlc = try advanceClock(db) { last, wall in HLCTimestamp.next(after: last, wallMilliseconds: wall) }
         var object: [String: FieldValue] = [:]
         for field in fields { object[field.name] = field.value }
         let json = String(decoding: try Self.jsonEncoder.encode(object), as: UTF8.self)
@@ -36,6 +32,17 @@ extension ClinicStore {
             ON CONFLICT(entity, entity_id, field) DO UPDATE SET clock = excluded.clock WHERE excluded.clock > field_clocks.clock
             """)
         for field in fields { try statement.execute(arguments: [entity.rawValue, id.lowercased, field.name, clock]) }
+    }
+
+    /// Moves this device's hybrid logical clock (kept in `meta`) by `step`, given the last
+    /// timestamp issued and the wall clock in milliseconds, and returns the new one. Every local
+    /// write (`HLCTimestamp.next`) and every pulled entry (`HLCTimestamp.receive`) goes through here.
+    func advanceClock(_ db: Database, _ step: (HLCTimestamp?, Int64) -> HLCTimestamp) throws -> HLCTimestamp {
+        let last = try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'hlc'").flatMap(HLCTimestamp.init)
+        let hlc = step(last, Int64((dependencies.now().timeIntervalSince1970 * 1000).rounded(.down)))
+        try db.execute(sql: "INSERT INTO meta(key, value) VALUES ('hlc', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                       arguments: [hlc.description])
+        return hlc
     }
 
     /// The clock (`HLC@device`) of each field of a record: what a push sends as `base`.

@@ -55,7 +55,8 @@ extension ClinicStore {
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """, arguments: [entry.serverSeq, change.changeID.lowercased, change.entity.rawValue, change.entityID.lowercased,
                                      change.operation.rawValue, fields, change.hlc.description, change.deviceID.lowercased, applied, now])
-                try receive(db, change.hlc)
+                // Past the remote timestamp, so this device's next write is later than everything it has seen.
+                _ = try advanceClock(db) { last, wall in HLCTimestamp.receive(change.hlc, last: last, wallMilliseconds: wall) }
             }
             try Self.setSyncValue(db, "pull_cursor", String(max(saved, page.next)))
             return result
@@ -93,8 +94,7 @@ extension ClinicStore {
         }
         // The recording's audio is the server's to give (`clinic sync --with-audio`), never this laptop's to upload.
         if change.entity == .recording, change.operation == .insert, let sha = state.fields["audio_sha256"]?.text, isSHA256Hex(sha) {
-            try db.execute(sql: "INSERT INTO server_blobs(sha256, confirmed_at) VALUES (?, ?) ON CONFLICT(sha256) DO NOTHING",
-                           arguments: [sha, Timestamp.format(dependencies.now())])
+            try markServerHolds(db, audio: sha)
         }
         return true
     }
@@ -109,14 +109,5 @@ extension ClinicStore {
             clocks[row["field"]] = clock
         }
         return clocks
-    }
-
-    /// Moves this device's hybrid logical clock past a remote timestamp, so its next write is later than everything it has seen.
-    private func receive(_ db: Database, _ remote: HLCTimestamp) throws {
-        let last = try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'hlc'").flatMap(HLCTimestamp.init)
-        let wall = Int64((dependencies.now().timeIntervalSince1970 * 1000).rounded(.down))
-        let hlc = HLCTimestamp.receive(remote, last: last, wallMilliseconds: wall)
-        try db.execute(sql: "INSERT INTO meta(key, value) VALUES ('hlc', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                       arguments: [hlc.description])
     }
 }

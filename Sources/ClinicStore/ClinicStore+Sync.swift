@@ -73,10 +73,12 @@ extension ClinicStore {
     /// Notes that the server holds this audio for the site, so it is not asked again.
     public func markServerHolds(audio sha256: String) throws {
         guard isSHA256Hex(sha256) else { throw ClinicError.invalid("The audio hash is malformed.") }
-        try writer.write { db in
-            try db.execute(sql: "INSERT INTO server_blobs(sha256, confirmed_at) VALUES (?, ?) ON CONFLICT(sha256) DO NOTHING",
-                           arguments: [sha256, Timestamp.format(dependencies.now())])
-        }
+        try writer.write { db in try markServerHolds(db, audio: sha256) }
+    }
+
+    func markServerHolds(_ db: Database, audio sha256: String) throws {
+        try db.execute(sql: "INSERT INTO server_blobs(sha256, confirmed_at) VALUES (?, ?) ON CONFLICT(sha256) DO NOTHING",
+                       arguments: [sha256, Timestamp.format(dependencies.now())])
     }
 
     public func forgetServerHolds(audio sha256: String) throws {

@@ -284,14 +284,14 @@ public final class SyncEngine {
             }
 
         case .pull(let after, let limit):
-            return try request("GET", "/v1/changes?after=\(after)&limit=\(limit)", PullResponse.self) { page, bytes in
+            return try request("GET", "/v1/changes?after=\(after)&limit=\(limit)", PullResponse.self) { page, answer in
                 guard after == self.pullCursor else { throw ClinicError(.sync, "internal: pull after \(after), cursor \(self.pullCursor)") }
                 let done = try self.store.applyPulledPage(page, after: after)
                 self.pullCursor = max(self.pullCursor, page.next)
                 self.report.pulled += done.applied
                 self.report.pulledRefused += done.refused
                 self.progress(.pulling(done: self.report.pulled))
-                return .pulled(count: page.changes.count, bytes: bytes, next: page.next, more: page.more)
+                return .pulled(count: page.changes.count, bytes: answer.body.count, next: page.next, more: page.more)
             }
 
         case .fetchConflicts:
@@ -360,38 +360,24 @@ public final class SyncEngine {
     }
 
     private func request<T: Decodable>(_ method: String, _ path: String, _ type: T.Type, body: [UInt8]? = nil, contentType: String? = nil,
-                                       _ then: (T) throws -> SyncMachine.Event,
-                                       failure: (SyncMachine.Failure) throws -> SyncMachine.Event = { .failed($0) }) throws -> SyncMachine.Event {
-        try request(method, path, type, body: body, contentType: contentType, { value, _ in try then(value) }, failure: failure)
+                                       _ then: (T) throws -> SyncMachine.Event) throws -> SyncMachine.Event {
+        try request(method, path, type, body: body, contentType: contentType) { value, _ in try then(value) }
     }
 
+    /// One request: a 2xx answer decoded and handed to `then` (with the answer, for its size and
+    /// date), anything else classified as the machine's `Failure`.
     private func request<T: Decodable>(_ method: String, _ path: String, _ type: T.Type, body: [UInt8]? = nil, contentType: String? = nil,
                                        _ then: (T, HTTPAnswer) throws -> SyncMachine.Event) throws -> SyncMachine.Event {
-        var last: HTTPAnswer?
-        let event = try request(method, path, type, body: body, contentType: contentType, { value, _ in
-            guard let answer = last else { throw ClinicError(.sync, "internal: no answer") }
-            return try then(value, answer)
-        }, failure: { .failed($0) }, seen: { last = $0 })
-        return event
-    }
-
-    /// One request: a 2xx answer decoded and handed to `then` (with its size), anything else
-    /// classified as the machine's `Failure` and handed to `failure`.
-    private func request<T: Decodable>(_ method: String, _ path: String, _ type: T.Type, body: [UInt8]? = nil, contentType: String? = nil,
-                                       _ then: (T, Int) throws -> SyncMachine.Event,
-                                       failure: (SyncMachine.Failure) throws -> SyncMachine.Event = { .failed($0) },
-                                       seen: (HTTPAnswer) -> Void = { _ in }) throws -> SyncMachine.Event {
         switch transport.exchange(method, path, body: body, headers: contentType.map { ["Content-Type": $0] } ?? [:]) {
         case .failure(let f):
-            return try failure(f)
+            return .failed(f)
         case .success(let answer) where (200..<300).contains(answer.status):
-            seen(answer)
             guard let value = try? JSONDecoder().decode(T.self, from: Data(answer.body)) else {
-                return try failure(.refused("HTTP \(answer.status) with an answer that is not the sync protocol's"))
+                return .failed(.refused("HTTP \(answer.status) with an answer that is not the sync protocol's"))
             }
-            return try then(value, answer.body.count)
+            return try then(value, answer)
         case .success(let answer):
-            return try failure(SyncMachine.Failure(status: answer.status, body: answer.body))
+            return .failed(SyncMachine.Failure(status: answer.status, body: answer.body))
         }
     }
 

@@ -1,3 +1,4 @@
+import ClinicTestSupport
 import Foundation
 import Testing
 
@@ -61,18 +62,5 @@ import Testing
         #expect(killed > 10, "only \(killed) of 40 imports were killed before finishing")
         let status = try #require(try clinic(["status", "--json"], store: store).json as? [String: Any])
         #expect(status["recordings"] as? Int == 41)
-    }
-}
-
-/// A small seeded generator, so a failing run can be repeated (CLINIC_CRASH_SEED).
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E3779B97F4A7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58476D1CE4E5B9
-        z = (z ^ (z >> 27)) &* 0x94D049BB133111EB
-        return z ^ (z >> 31)
     }
 }

@@ -3,22 +3,12 @@ import ClinicCore
 import ClinicSync
 import Foundation
 import NIOCore
+import ClinicTestSupport
 import Testing
 
 /// The hand-written push body reader against `JSONDecoder`, which it replaces on the push path:
 /// the same bodies accepted, the same values, the same bodies refused.
 struct PushBodyTests {
-    /// Seeded, so a failure repeats.
-    struct SplitMix: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
 
     enum Outcome: Equatable {
         case decoded(PushRequest)
@@ -73,7 +63,7 @@ struct PushBodyTests {
     }
 
     @Test func decodesWhatJSONEncoderWritesToTheSameValues() throws {
-        var g = SplitMix(state: 20261202)
+        var g = SplitMix(seed: 20261202)
         for round in 0..<400 {
             let request = Self.randomRequest(&g)
             let encoder = JSONEncoder()
@@ -85,7 +75,7 @@ struct PushBodyTests {
 
     /// Random mutations of valid bodies: whatever JSONDecoder makes of them, so does PushBody.
     @Test func agreesWithJSONDecoderOnMutatedBodies() throws {
-        var g = SplitMix(state: 42)
+        var g = SplitMix(seed: 42)
         let alphabet = Array("{}[]\",:\\/ u0123456789.eE+-tfnl".utf8) + [0x00, 0x09, 0x0A, 0x7F, 0xC3, 0xA9, 0xFF, 0xED, 0xA0, 0x80]
         var accepted = 0, refused = 0, tolerated = 0
         for _ in 0..<3_000 {
@@ -195,7 +185,7 @@ struct PushBodyTests {
     }
 
     @Test func strictUUIDReadsOnlyTheCanonicalFormAndAgreesWithFoundationThere() throws {
-        var g = SplitMix(state: 7)
+        var g = SplitMix(seed: 7)
         let alphabet = Array("0123456789abcdefABCDEFgG-{} +".utf8)
         let canonical = try Regex("^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
         var lenientOnly = 0
