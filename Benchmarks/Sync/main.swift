@@ -238,12 +238,25 @@ do {
         p.standardOutput = out
         let start = ContinuousClock.now
         try p.run()
+        // The process's own high-water mark, read until it exits. Not getrusage(RUSAGE_CHILDREN):
+        // a child's ru_maxrss keeps the RSS of this (large) process it was forked from before exec.
+        let peakKB = Mutex(0)
+        let pid = p.processIdentifier
+        let watcher = Thread {
+            while kill(pid, 0) == 0 {
+                if let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+                   let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+                   let kb = Int(line.split(separator: " ").dropFirst().first ?? "") {
+                    peakKB.withLock { $0 = max($0, kb) }
+                }
+                usleep(5_000)
+            }
+        }
+        watcher.start()
         let data = out.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
         let wall = seconds(start)
-        var usage = rusage()
-        getrusage(__rusage_who_t(RUSAGE_CHILDREN.rawValue), &usage)
-        let peakMB = Double(usage.ru_maxrss) / 1024
+        let peakMB = Double(peakKB.withLock { $0 }) / 1024
         let ok = p.terminationStatus == 0 && String(decoding: data, as: UTF8.self).contains("\"ok\" : true")
         check(ok, "clinic sync process: exit \(p.terminationStatus)")
         print("== 2. `clinic sync` process, \(changes) changes pending: exit \(p.terminationStatus) in \(String(format: "%.2f", wall)) s, "

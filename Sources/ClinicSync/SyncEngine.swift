@@ -138,7 +138,8 @@ public final class SyncEngine {
     public static let clockWarning: TimeInterval = 300
 
     private var report = SyncReport(ok: false)
-    private var outgoing: [Int64: OutgoingEntry] = [:]
+    /// The loaded entries, each with its JSON (encoded once: sized when loaded, sent as is).
+    private var outgoing: [Int64: (entry: OutgoingEntry, json: [UInt8])] = [:]
     private var pullCursor: Int64 = 0
 
     public init(transport: SyncTransport, store: SyncStore, configuration: SyncMachine.Configuration = .init(), seed: UInt64,
@@ -234,13 +235,17 @@ public final class SyncEngine {
 
         case .loadPending(let after, let limit):
             let entries = try store.outgoingEntries(after: after, limit: limit)
-            outgoing = Dictionary(entries.map { ($0.entry.change.sequence, $0) }, uniquingKeysWith: { a, _ in a })
-            return .pendingLoaded(try entries.map { e in
-                SyncMachine.Pending(seq: e.entry.change.sequence, bytes: try Self.encoder.encode(e.entry).count, blob: e.blob)
-            })
+            outgoing = [:]
+            var pending: [SyncMachine.Pending] = []
+            for e in entries where outgoing[e.entry.change.sequence] == nil {
+                let json = [UInt8](try Self.encoder.encode(e.entry))
+                outgoing[e.entry.change.sequence] = (e, json)
+                pending.append(SyncMachine.Pending(seq: e.entry.change.sequence, bytes: json.count, blob: e.blob))
+            }
+            return .pendingLoaded(pending)
 
         case .queryBlob(let sha):
-            if let size = outgoing.values.first(where: { $0.blob?.sha256 == sha })?.blob?.size, try store.serverHolds(audio: sha) {
+            if let size = outgoing.values.first(where: { $0.entry.blob?.sha256 == sha })?.entry.blob?.size, try store.serverHolds(audio: sha) {
                 return .blobStatus(BlobStatus(sha256: sha, received: size, complete: true, size: size))
             }
             return try request("GET", "/v1/blobs/\(sha)/status", BlobStatus.self) { status in
@@ -259,18 +264,21 @@ public final class SyncEngine {
             }
 
         case .push(let seqs):
-            let entries = try seqs.map { seq in
+            // The body is PushRequest's JSON, assembled from the entries' (encoded when loaded).
+            var body = Array(#"{"changes":["#.utf8)
+            for (i, seq) in seqs.enumerated() {
                 guard let e = outgoing[seq] else { throw ClinicError(.sync, "internal: change \(seq) was not loaded") }
-                return e.entry
+                if i > 0 { body.append(UInt8(ascii: ",")) }
+                body += e.json
             }
-            let body = try Self.encoder.encode(PushRequest(changes: entries))
-            return try request("POST", "/v1/changes", PushResponse.self, body: [UInt8](body), contentType: "application/json") { response in
+            body += Array("]}".utf8)
+            return try request("POST", "/v1/changes", PushResponse.self, body: body, contentType: "application/json") { response in
                 // Recorded only when it answers exactly what was sent (else the machine stops the run, and nothing moves).
                 if response.results.map(\.seq) == seqs {
                     let final = PushResult.finalPrefix(response.results)
                     let answered = Array(response.results.prefix(final))
                     try self.store.recordPushAnswers(answered)
-                    if final < response.results.count, let blob = self.outgoing[seqs[final]]?.blob {
+                    if final < response.results.count, let blob = self.outgoing[seqs[final]]?.entry.blob {
                         // The laptop believed the server held it (or never asked): ask again.
                         try self.store.forgetServerHolds(audio: blob.sha256)
                     }

@@ -24,43 +24,47 @@ import Testing
     }
 
     @Test(arguments: ["after-stage", "before-publish", "before-commit", "after-commit"])
-    func killAtEachNamedPoint(_ point: String) throws {
-        let store = try newStore(); defer { cleanup(store) }
-        let patient = try addPatient(store)
-        let r = try clinic(["add-recording", "--patient", patient, "--location", "TV", audio], store: store,
-                           environment: ["CLINIC_FAULT_POINT": point])
-        #expect(r.status == SIGKILL, "the process was to die at \(point)")
-        #expect(try recordingCount(store, patient: patient) == (point == "after-commit" ? 1 : 0))
-        try expectRecoveredAndRerunGivesOneCopy(store, patient: patient, context: point)
+    func killAtEachNamedPoint(_ point: String) async throws {
+        try await offThePool {
+            let store = try newStore(); defer { cleanup(store) }
+            let patient = try addPatient(store)
+            let r = try clinic(["add-recording", "--patient", patient, "--location", "TV", audio], store: store,
+                               environment: ["CLINIC_FAULT_POINT": point])
+            #expect(r.status == SIGKILL, "the process was to die at \(point)")
+            #expect(try recordingCount(store, patient: patient) == (point == "after-commit" ? 1 : 0))
+            try expectRecoveredAndRerunGivesOneCopy(store, patient: patient, context: point)
+        }
     }
 
-    @Test func killAtRandomMoments() throws {
-        let store = try newStore(); defer { cleanup(store) }
-        var rng = SplitMix(seed: UInt64(ProcessInfo.processInfo.environment["CLINIC_CRASH_SEED"] ?? "") ?? 20261122)
-        // How long a whole import takes here, to spread the kills over it.
-        let started = Date()
-        let probe = try addPatient(store, "Probe", "Patient")
-        #expect(try clinic(["add-recording", "--patient", probe, "--location", "TV", audio], store: store).status == 0)
-        let span = max(0.02, Date().timeIntervalSince(started)) * 1.2
-        var killed = 0, finished = 0
-        for i in 0..<40 {
-            let patient = try addPatient(store, "Crash", "Test \(i)")
-            let process = Process()
-            process.executableURL = clinicBinary
-            process.arguments = ["add-recording", "--patient", patient, "--location", "TV", audio]
-            process.environment = ProcessInfo.processInfo.environment.merging(["CLINIC_STORE": store.path]) { $1 }
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
-            try process.run()
-            usleep(UInt32(Double(rng.next() % 1_000) / 1_000 * span * 1_000_000))
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-            if process.terminationReason == .uncaughtSignal { killed += 1 } else { finished += 1 }
-            try expectRecoveredAndRerunGivesOneCopy(store, patient: patient, context: "iteration \(i)")
+    @Test func killAtRandomMoments() async throws {
+        try await offThePool {
+            let store = try newStore(); defer { cleanup(store) }
+            var rng = SplitMix(seed: UInt64(ProcessInfo.processInfo.environment["CLINIC_CRASH_SEED"] ?? "") ?? 20261122)
+            // How long a whole import takes here, to spread the kills over it.
+            let started = Date()
+            let probe = try addPatient(store, "Probe", "Patient")
+            #expect(try clinic(["add-recording", "--patient", probe, "--location", "TV", audio], store: store).status == 0)
+            let span = max(0.02, Date().timeIntervalSince(started)) * 1.2
+            var killed = 0, finished = 0
+            for i in 0..<40 {
+                let patient = try addPatient(store, "Crash", "Test \(i)")
+                let process = Process()
+                process.executableURL = clinicBinary
+                process.arguments = ["add-recording", "--patient", patient, "--location", "TV", audio]
+                process.environment = ProcessInfo.processInfo.environment.merging(["CLINIC_STORE": store.path]) { $1 }
+                process.standardOutput = FileHandle.nullDevice
+                process.standardError = FileHandle.nullDevice
+                try process.run()
+                usleep(UInt32(Double(rng.next() % 1_000) / 1_000 * span * 1_000_000))
+                kill(process.processIdentifier, SIGKILL)
+                process.waitUntilExit()
+                if process.terminationReason == .uncaughtSignal { killed += 1 } else { finished += 1 }
+                try expectRecoveredAndRerunGivesOneCopy(store, patient: patient, context: "iteration \(i)")
+            }
+            print("crash test: \(killed) of 40 imports killed before finishing, \(finished) finished first")
+            #expect(killed > 10, "only \(killed) of 40 imports were killed before finishing")
+            let status = try #require(try clinic(["status", "--json"], store: store).json as? [String: Any])
+            #expect(status["recordings"] as? Int == 41)
         }
-        print("crash test: \(killed) of 40 imports killed before finishing, \(finished) finished first")
-        #expect(killed > 10, "only \(killed) of 40 imports were killed before finishing")
-        let status = try #require(try clinic(["status", "--json"], store: store).json as? [String: Any])
-        #expect(status["recordings"] as? Int == 41)
     }
 }

@@ -7,6 +7,8 @@ import Glibc
 /// A TCP proxy on 127.0.0.1 in front of a real server that breaks the link the way a field
 /// 2G/3G link does: each connection is cut after a (seeded) random number of bytes in either
 /// direction, mid-request or mid-answer; or, while `down`, every connection is refused at once.
+/// It can also throttle each direction (`bytesPerSecond`), delay every byte (`latency`, one
+/// way) and stall (`stall`: after every so many bytes a direction carries, a pause).
 public final class FaultProxy: @unchecked Sendable {
     struct State {
         var cutAfter: ClosedRange<Int>?
@@ -17,6 +19,8 @@ public final class FaultProxy: @unchecked Sendable {
         var cuts = 0
         var rng: UInt64
         var rate: Int?
+        var latency: Double = 0
+        var stall: Stall?
         /// Bytes carried from clients to the server, and back.
         var bytesUp: Int64 = 0
         var bytesDown: Int64 = 0
@@ -28,6 +32,18 @@ public final class FaultProxy: @unchecked Sendable {
     let state: Mutex<State>
     /// Bytes per second each connection carries in each direction (nil: as fast as it goes).
     public var bytesPerSecond: Int? { get { state.withLock { $0.rate } } set { state.withLock { $0.rate = newValue } } }
+    /// Seconds each byte takes from one end to the other (one way; a round trip is twice it).
+    public var latency: Double { get { state.withLock { $0.latency } } set { state.withLock { $0.latency = newValue } } }
+    /// After every `everyBytes` bytes a direction of a connection carries, it pauses `seconds`.
+    public struct Stall: Sendable {
+        public var everyBytes: Int
+        public var seconds: Double
+        public init(everyBytes: Int, seconds: Double) {
+            self.everyBytes = everyBytes
+            self.seconds = seconds
+        }
+    }
+    public var stall: Stall? { get { state.withLock { $0.stall } } set { state.withLock { $0.stall = newValue } } }
 
     public init(upstream: Int, cutAfter: ClosedRange<Int>? = nil, seed: UInt64 = 1) throws {
         state = Mutex(State(cutAfter: cutAfter, rng: seed | 1))
@@ -89,7 +105,8 @@ public final class FaultProxy: @unchecked Sendable {
             p.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(server, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
         }
         guard connected else { close(server); close(client); return }
-        let link = Link(client: client, server: server, budget: limit, rate: state.withLock { $0.rate },
+        let (rate, latency, stall) = state.withLock { ($0.rate, $0.latency, $0.stall) }
+        let link = Link(client: client, server: server, budget: limit, rate: rate, latency: latency, stall: stall,
                         onCut: { [self] in state.withLock { $0.cuts += 1 } },
                         carried: { [self] up, n in state.withLock { if up { $0.bytesUp += Int64(n) } else { $0.bytesDown += Int64(n) } } })
         let done = DispatchGroup()
@@ -102,22 +119,28 @@ public final class FaultProxy: @unchecked Sendable {
 }
 
 /// One proxied connection: the bytes it may still carry (both directions together) and its end.
+/// Each direction is a reader, which takes bytes as they come and stamps them, and a writer,
+/// which passes each piece on once its latency has passed, at the link's rate, with stalls.
 private final class Link: @unchecked Sendable {
     let client: Int32, server: Int32
     private let lock = NSLock()
     private var budget: Int?
     private var closed = false
     private let onCut: () -> Void
-
     private let rate: Int?
+    private let latency: Double
+    private let stall: FaultProxy.Stall?
     private let carried: (Bool, Int) -> Void
 
-    init(client: Int32, server: Int32, budget: Int?, rate: Int?, onCut: @escaping () -> Void, carried: @escaping (Bool, Int) -> Void) {
+    init(client: Int32, server: Int32, budget: Int?, rate: Int?, latency: Double, stall: FaultProxy.Stall?,
+         onCut: @escaping () -> Void, carried: @escaping (Bool, Int) -> Void) {
         self.carried = carried
         self.client = client
         self.server = server
         self.budget = budget
         self.rate = rate
+        self.latency = latency
+        self.stall = stall
         self.onCut = onCut
     }
 
@@ -129,28 +152,96 @@ private final class Link: @unchecked Sendable {
         shutdown(server, Int32(SHUT_RDWR))
     }
 
+    /// A piece in flight: its bytes, when it may leave, and whether the link ends after it
+    /// (cut: the budget ran out; or closed: the sender closed).
+    private struct Piece {
+        var bytes: [UInt8]
+        var due: Date
+        var end: End?
+        enum End { case cut, closed }
+    }
+
+    /// The pieces between a direction's reader and its writer: at most `capacity` bytes, so a
+    /// stalled or slow writer holds the sender back, as a real link's buffers do.
+    private final class Line: @unchecked Sendable {
+        private let condition = NSCondition()
+        private var pieces: [Piece] = []
+        private var bytes = 0
+        private let capacity = 32_768
+        func put(_ piece: Piece) {
+            condition.withLock {
+                while bytes >= capacity { condition.wait() }
+                pieces.append(piece)
+                bytes += piece.bytes.count
+                condition.broadcast()
+            }
+        }
+        func take() -> Piece {
+            condition.withLock {
+                while pieces.isEmpty { condition.wait() }
+                let piece = pieces.removeFirst()
+                bytes -= piece.bytes.count
+                condition.broadcast()
+                return piece
+            }
+        }
+    }
+
     func pump(_ from: Int32, _ to: Int32) {
-        // A slow link passes small pieces with pauses between them.
-        var buffer = [UInt8](repeating: 0, count: rate.map { max(1, min(16_384, $0 / 10)) } ?? 16_384)
+        let line = Line()
+        let written = DispatchSemaphore(value: 0)
+        let writer = Thread { [self] in
+            defer { written.signal() }
+            var sinceStall = 0
+            while true {
+                let piece = line.take()
+                let wait = piece.due.timeIntervalSinceNow
+                if wait > 0 { Thread.sleep(forTimeInterval: wait) }
+                // A slow link passes small pieces with pauses between them.
+                let step = rate.map { max(1, min(16_384, $0 / 10)) } ?? piece.bytes.count
+                var sent = 0
+                while sent < piece.bytes.count {
+                    let n = min(step, piece.bytes.count - sent)
+                    var off = 0
+                    while off < n {
+                        let m = piece.bytes.withUnsafeBytes { send(to, $0.baseAddress! + sent + off, n - off, Int32(MSG_NOSIGNAL)) }
+                        if m <= 0 { finish(cut: false); return }
+                        off += m
+                    }
+                    sent += n
+                    carried(from == client, n)
+                    if let rate { Thread.sleep(forTimeInterval: Double(n) / Double(rate)) }
+                    if let stall {
+                        sinceStall += n
+                        if sinceStall >= stall.everyBytes { sinceStall = 0; Thread.sleep(forTimeInterval: stall.seconds) }
+                    }
+                }
+                if let end = piece.end { finish(cut: end == .cut); return }
+            }
+        }
+        writer.start()
+        var buffer = [UInt8](repeating: 0, count: 16_384)
         while true {
             let n = buffer.withUnsafeMutableBytes { recv(from, $0.baseAddress, $0.count, 0) }
-            if n <= 0 { finish(cut: false); return }
-            let allowed = lock.withLock { () -> Int in
-                guard let left = budget else { return n }
-                let k = min(left, n)
-                budget = left - k
-                return k
+            let due = Date().addingTimeInterval(latency)
+            var piece: Piece
+            if n <= 0 {
+                piece = Piece(bytes: [], due: due, end: .closed)
+            } else {
+                let allowed = lock.withLock { () -> Int in
+                    guard let left = budget else { return n }
+                    let k = min(left, n)
+                    budget = left - k
+                    return k
+                }
+                piece = Piece(bytes: Array(buffer[0..<allowed]), due: due, end: allowed < n ? .cut : nil)
             }
-            var sent = 0
-            while sent < allowed {
-                let m = buffer.withUnsafeBytes { send(to, $0.baseAddress! + sent, allowed - sent, Int32(MSG_NOSIGNAL)) }
-                if m <= 0 { finish(cut: false); return }
-                sent += m
-            }
-            carried(from == client, sent)
-            if allowed < n { finish(cut: true); return }
-            if let rate { Thread.sleep(forTimeInterval: Double(n) / Double(rate)) }
+            line.put(piece)
+            if piece.end != nil { break }
         }
+        // The writer ends the link when it has passed the last piece, or fails to send once the
+        // other direction has ended it; the sockets are closed only after that.
+        written.wait()
     }
 }
 
