@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "ClinicStore", targets: ["ClinicStore"]),
         .library(name: "ClinicAudio", targets: ["ClinicAudio"]),
         .library(name: "ClinicSync", targets: ["ClinicSync"]),
+        .library(name: "ClinicAssessment", targets: ["ClinicAssessment"]),
         .library(name: "ClinicServer", targets: ["ClinicServer"]),
         .executable(name: "clinic-server", targets: ["clinic-server"]),
     ],
@@ -55,6 +56,10 @@ let package = Package(
             plugins: ["EmbedMigrations"]
         ),
 
+        // On-device assessment: the shipped models (Models/*.json, embedded at build time) and the
+        // rules that turn their probabilities into a grade and calls. Features in, a report out.
+        .target(name: "ClinicAssessment", dependencies: ["ClinicAudio", "ClinicCore"], plugins: ["EmbedModels"]),
+
         // The sync protocol's types and the merge rules, shared by the client and the server;
         // the client's decisions (SyncMachine).
         .target(name: "ClinicSync", dependencies: ["ClinicCore"]),
@@ -89,7 +94,7 @@ let package = Package(
         .executableTarget(
             name: "clinic",
             dependencies: [
-                "ClinicCore", "ClinicStore", "ClinicAudio", "ClinicSync", "ClinicSyncCurl",
+                "ClinicCore", "ClinicStore", "ClinicAudio", "ClinicAssessment", "ClinicSync", "ClinicSyncCurl",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             // The Swift runtime and Foundation linked in (release only): a process starts in
@@ -143,6 +148,7 @@ let package = Package(
         // binary needs no files beside it.
         .executableTarget(name: "embed-sql", path: "Sources/embed-sql"),
         .plugin(name: "EmbedMigrations", capability: .buildTool(), dependencies: ["embed-sql"]),
+        .plugin(name: "EmbedModels", capability: .buildTool(), dependencies: ["embed-sql"]),
 
         .testTarget(name: "ClinicCoreTests", dependencies: ["ClinicCore"]),
         .testTarget(name: "ClinicAudioTests", dependencies: ["ClinicAudio", "CClinicDSP"]),
@@ -154,6 +160,7 @@ let package = Package(
         .target(name: "ClinicTestSupport", path: "Tests/Support"),
         .testTarget(name: "ClinicCLITests", dependencies: ["ClinicCore", "ClinicAudio", "ClinicTestSupport"]),
         .testTarget(name: "ClinicSyncTests", dependencies: ["ClinicSync"]),
+        .testTarget(name: "ClinicAssessmentTests", dependencies: ["ClinicAssessment", "ClinicAudio"]),
         // The transport against a real clinic-server on 127.0.0.1 and a fake one that answers badly,
         // and `clinic sync`'s engine end to end: real stores, a real server, a link that drops.
         .testTarget(name: "ClinicSyncCurlTests", dependencies: ["ClinicSyncCurl", "ClinicSync", "ClinicServer", "ClinicStore", "ClinicAudio", "ClinicTestSupport",

@@ -150,7 +150,7 @@ final class TimedStore: SyncStore, @unchecked Sendable {
     func keepConflicts(_ records: [ConflictRecord], openOnServer: Bool) throws -> Int { try timed { try inner.keepConflicts(records, openOnServer: openOnServer) } }
     func recordSyncResult(_ result: String, error: String?) throws { try timed { try inner.recordSyncResult(result, error: error) } }
     func missingAudio() throws -> [SyncMachine.Blob] { try timed { try inner.missingAudio() } }
-    func storeDownloadedAudio(_ sha256: String, _ bytes: [UInt8]) throws { try timed { try inner.storeDownloadedAudio(sha256, bytes) } }
+    func appendDownloadedAudio(_ sha256: String, offset: Int64, _ bytes: [UInt8]) throws -> Int64 { try timed { try inner.appendDownloadedAudio(sha256, offset: offset, bytes) } }
 }
 
 func clinicSeconds(_ start: ContinuousClock.Instant) -> Double { seconds(start) }

@@ -8,6 +8,36 @@ struct BlobStore: Sendable {
     let root: URL
     var audioDirectory: URL { root.appending(path: "audio") }
     var tmpDirectory: URL { root.appending(path: "tmp") }
+    /// Audio being downloaded (`clinic sync --with-audio`): `downloads/<sha256>.part`, the bytes
+    /// received so far, kept across runs so a cut-off download resumes where it stopped.
+    var downloadsDirectory: URL { root.appending(path: "downloads") }
+
+    func partialDownload(_ sha256: String) -> URL { downloadsDirectory.appending(path: "\(sha256).part") }
+
+    /// Bytes held of a download in progress (0 when none).
+    func partialSize(_ sha256: String) -> Int64 {
+        ((try? FileManager.default.attributesOfItem(atPath: partialDownload(sha256).path))?[.size] as? NSNumber)?.int64Value ?? 0
+    }
+
+    /// Appends `bytes` at `offset` to a download in progress (offset 0 starts it afresh), fsynced.
+    func appendDownload(_ sha256: String, offset: Int64, _ bytes: [UInt8]) throws {
+        try? FileManager.default.createDirectory(at: downloadsDirectory, withIntermediateDirectories: true)
+        let url = partialDownload(sha256)
+        let fd = open(url.path, O_WRONLY | O_CREAT | O_CLOEXEC | (offset == 0 ? O_TRUNC : 0), 0o644)
+        guard fd >= 0 else { throw ioError("create a file for downloaded audio") }
+        defer { close(fd) }
+        guard lseek(fd, 0, SEEK_END) == off_t(offset) else {
+            throw ClinicError(.sync, "internal: a download resumed at \(offset) of a partial file of another size")
+        }
+        var written = 0
+        while written < bytes.count {
+            let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + written, bytes.count - written) }
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { throw ioError("write downloaded audio") }
+            written += n
+        }
+        guard fsync(fd) == 0 else { throw ioError("flush downloaded audio to disk") }
+    }
 
     func createDirectories() throws {
         do {

@@ -31,7 +31,8 @@ extension ClinicStore {
     /// recording or nothing (after `recoverInterruptedImports`). The same audio for the same
     /// patient is refused (naming the existing recording) unless `allowDuplicate`.
     @discardableResult
-    public func addRecording(_ new: NewRecording, allowDuplicate: Bool = false) throws -> Recording {
+    /// With `assessment`, the recording's assessment is stored in the same transaction.
+    public func addRecording(_ new: NewRecording, allowDuplicate: Bool = false, assessment: NewAssessment? = nil) throws -> Recording {
         let schema = EntitySchema.recording
         let operatorName = try new.operatorName.map { try schema.text($0, "operator") }
         let device = try new.device.map { try schema.text($0, "device") }
@@ -50,6 +51,7 @@ extension ClinicStore {
             channels: audio.channels, frames: audio.frames, duration: audio.duration,
             audioSHA256: audio.storedSHA256, audioSize: Int64(audio.stored.count), samplesSHA256: audio.samplesSHA256,
             createdAt: Timestamp.format(dependencies.now()))
+        let assessed = try assessment.map { try makeAssessment(recordingID: recording.id, $0) }
 
         let staged = try blobs.stage(audio.stored, sha256: audio.storedSHA256, token: recording.id.lowercased)
         FaultInjection.point("after-stage")
@@ -57,6 +59,7 @@ extension ClinicStore {
             try checkCanAdd(db, new, allowDuplicate: allowDuplicate)
             try db.insert("recordings", recording.fields)
             try recordChange(db, entity: .recording, id: recording.id, operation: .insert, fields: recording.fields)
+            if let assessed { try insert(db, assessed) }
             FaultInjection.point("before-publish")
             try blobs.publish(staged: staged, sha256: audio.storedSHA256)
             FaultInjection.point("before-commit")

@@ -173,31 +173,50 @@ extension ClinicStore: SyncStore {
         try keepServerConflicts(records, openOnServer: openOnServer)
     }
 
+    /// The audio of recordings this laptop holds no file for, each once, with the bytes of it
+    /// an earlier run downloaded (a complete download not yet stored is stored first).
     public func missingAudio() throws -> [SyncMachine.Blob] {
         try writer.read { db in
             try Row.fetchAll(db, sql: "SELECT DISTINCT audio_sha256, audio_size FROM recordings ORDER BY created_at, audio_sha256")
-        }.compactMap { row in
-            let sha: String = row["audio_sha256"]
-            guard !FileManager.default.fileExists(atPath: blobs.path(for: sha).path) else { return nil }
-            return SyncMachine.Blob(sha256: sha, size: row["audio_size"])
+        }.compactMap { row -> SyncMachine.Blob? in
+            let sha: String = row["audio_sha256"], size: Int64 = row["audio_size"]
+            guard isSHA256Hex(sha), !FileManager.default.fileExists(atPath: blobs.path(for: sha).path) else { return nil }
+            var held = blobs.partialSize(sha)
+            if held >= size {
+                if held == size, (try? finishDownload(sha, size: size)) != nil { return nil }
+                unlink(blobs.partialDownload(sha).path)
+                held = 0
+            }
+            return SyncMachine.Blob(sha256: sha, size: size, held: held)
         }
     }
 
-    public func storeDownloadedAudio(_ sha256: String, _ bytes: [UInt8]) throws {
-        guard isSHA256Hex(sha256), sha256Hex(bytes) == sha256 else {
-            throw ClinicError(.sync, "The downloaded audio does not match its hash; it was not stored.")
-        }
+    /// Adds downloaded bytes of audio at `offset` (kept on disk, so a later run resumes), and
+    /// once all are here checks its size and SHA-256 and stores it. Returns the bytes held.
+    /// Audio no recording here has, or that does not match its hash, is not kept.
+    public func appendDownloadedAudio(_ sha256: String, offset: Int64, _ bytes: [UInt8]) throws -> Int64 {
+        guard isSHA256Hex(sha256) else { throw ClinicError(.sync, "The downloaded audio's hash is malformed; it was not stored.") }
         let expected = try writer.read { db in
             try Int64.fetchOne(db, sql: "SELECT audio_size FROM recordings WHERE audio_sha256 = ? LIMIT 1", arguments: [sha256])
         }
-        guard expected == Int64(bytes.count) else {
-            throw ClinicError(.sync, "The downloaded audio belongs to no recording here, or has another size; it was not stored.")
+        guard let size = expected, offset >= 0, offset + Int64(bytes.count) <= size else {
+            throw ClinicError(.sync, "The downloaded audio belongs to no recording here, or is longer than recorded; it was not stored.")
         }
-        // Staged, fsynced, linked into place; a crash in between leaves a staged file that
-        // `recoverInterruptedImports` clears (its audio is referenced, so the link is kept).
-        let staged = try blobs.stage(bytes, sha256: sha256, token: dependencies.uuid().lowercased)
-        defer { unlink(staged.path) }
-        try blobs.publish(staged: staged, sha256: sha256)
+        try blobs.appendDownload(sha256, offset: offset, bytes)
+        let held = offset + Int64(bytes.count)
+        if held == size { try finishDownload(sha256, size: size) }
+        return held
+    }
+
+    /// Checks a complete download against its hash and links it into place; a mismatch is deleted.
+    private func finishDownload(_ sha256: String, size: Int64) throws {
+        let partial = blobs.partialDownload(sha256)
+        guard let data = FileManager.default.contents(atPath: partial.path), Int64(data.count) == size, sha256Hex([UInt8](data)) == sha256 else {
+            unlink(partial.path)
+            throw ClinicError(.sync, "The downloaded audio does not match its hash; it was not stored.")
+        }
+        try blobs.publish(staged: partial, sha256: sha256)
+        unlink(partial.path)
     }
 }
 

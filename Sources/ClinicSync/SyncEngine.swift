@@ -61,10 +61,12 @@ public protocol SyncStore: AnyObject {
     func applyPulledPage(_ page: PullResponse, after cursor: Int64) throws -> (applied: Int, refused: Int)
     /// Keeps the server's conflict records; returns how many are new.
     func keepConflicts(_ records: [ConflictRecord], openOnServer: Bool) throws -> Int
-    /// The audio of recordings this laptop holds no file for (pulled ones), each blob once.
+    /// The audio of recordings this laptop holds no file for (pulled ones), each blob once,
+    /// with the bytes of it already downloaded.
     func missingAudio() throws -> [SyncMachine.Blob]
-    /// Stores downloaded audio after checking its size and SHA-256; throws if they differ.
-    func storeDownloadedAudio(_ sha256: String, _ bytes: [UInt8]) throws
+    /// Keeps downloaded bytes of audio at `offset`; when all are held, checks its size and
+    /// SHA-256 and stores it (throws, keeping nothing, if they differ). Returns the bytes held.
+    func appendDownloadedAudio(_ sha256: String, offset: Int64, _ bytes: [UInt8]) throws -> Int64
     func recordSyncResult(_ result: String, error: String?) throws
 }
 
@@ -309,8 +311,6 @@ public final class SyncEngine {
             return .missingAudioLoaded(try store.missingAudio())
 
         case .downloadChunk(let sha, let range, let total):
-            if downloading != sha || range.lowerBound == 0 { downloading = sha; downloadBuffer = [] }
-            guard Int64(downloadBuffer.count) == range.lowerBound else { throw ClinicError(.sync, "internal: download out of step") }
             progress(.downloading(sha256: sha, received: range.lowerBound, total: total))
             switch transport.exchange("GET", "/v1/blobs/\(sha)", body: nil, headers: ["Range": "bytes=\(range.lowerBound)-\(range.upperBound - 1)"]) {
             case .failure(let f):
@@ -321,18 +321,11 @@ public final class SyncEngine {
                 guard !bytes.isEmpty, bytes.count <= range.count || answer.status == 200 else {
                     return .failed(.refused("the server sent another part of the audio than was asked"))
                 }
-                downloadBuffer += bytes
-                if Int64(downloadBuffer.count) >= total {
-                    do { try store.storeDownloadedAudio(sha, Array(downloadBuffer.prefix(Int(total)))) } catch {
-                        downloadBuffer = []
-                        return .failed(.refused("the server's copy of audio \(sha.prefix(12))… does not match its hash"))
-                    }
-                    let held = total
-                    downloadBuffer = []
-                    downloading = nil
-                    return .downloaded(sha256: sha, received: held)
+                do {
+                    return .downloaded(sha256: sha, received: try store.appendDownloadedAudio(sha, offset: range.lowerBound, bytes))
+                } catch let error as ClinicError where error.reason == .sync {
+                    return .failed(.refused("the server's copy of audio \(sha.prefix(12))… was refused: \(error.message)"))
                 }
-                return .downloaded(sha256: sha, received: Int64(downloadBuffer.count))
             case .success(let answer):
                 return .failed(SyncMachine.Failure(status: answer.status, body: answer.body))
             }
@@ -352,8 +345,6 @@ public final class SyncEngine {
         try store.markServerHolds(audio: sha)
         if sending.remove(sha) != nil { report.audioUploaded += 1 }
     }
-    private var downloading: String?
-    private var downloadBuffer: [UInt8] = []
 
     /// The server's conflicts, kept locally: the open ones from a server that resolves them
     /// (so one resolved elsewhere is closed here too), else all.

@@ -22,7 +22,13 @@ public struct SyncMachine: Sendable {
         public var loadLimit = 1_000
         /// After the pull, download the audio of recordings this laptop does not hold.
         public var fetchAudio = false
-        public init(fetchAudio: Bool = false) { self.fetchAudio = fetchAudio }
+        /// A run that only downloads these missing audio files (`clinic recording export` of a
+        /// recording from another device): no push, pull or conflicts.
+        public var audioOnly: Set<String>?
+        public init(fetchAudio: Bool = false, audioOnly: Set<String>? = nil) {
+            self.fetchAudio = fetchAudio
+            self.audioOnly = audioOnly
+        }
     }
 
     /// A change-log entry waiting to be pushed, as the store describes it.
@@ -42,9 +48,13 @@ public struct SyncMachine: Sendable {
     public struct Blob: Sendable, Equatable {
         public var sha256: String
         public var size: Int64
-        public init(sha256: String, size: Int64) {
+        /// Of audio to download: the bytes this laptop holds already (a download an earlier run
+        /// was cut off in), where the download resumes.
+        public var held: Int64
+        public init(sha256: String, size: Int64, held: Int64 = 0) {
             self.sha256 = sha256
             self.size = size
+            self.held = held
         }
     }
 
@@ -182,6 +192,7 @@ public struct SyncMachine: Sendable {
             }
             capabilities = c
             batchLimit = c.maxBatch
+            if configuration.audioOnly != nil { return send(.loadMissingAudio) }
             return nextPush()
 
         case (.loading, .pendingLoaded(let entries)):
@@ -250,8 +261,8 @@ public struct SyncMachine: Sendable {
 
         case (.loadingAudio, .missingAudioLoaded(let blobs)):
             inFlight = nil
-            downloads = blobs.filter { $0.size > 0 }
-            downloadProgress = 0
+            downloads = blobs.filter { $0.size > 0 && $0.held < $0.size && configuration.audioOnly?.contains($0.sha256) != false }
+            downloadProgress = downloads.first?.held ?? 0
             return nextDownload()
 
         case (.downloading, .downloaded(let sha, let received)):
@@ -266,7 +277,7 @@ public struct SyncMachine: Sendable {
             if received == blob.size {
                 summary.audioDownloaded += 1
                 downloads.removeFirst()
-                downloadProgress = 0
+                downloadProgress = downloads.first?.held ?? 0
             }
             return nextDownload()
 

@@ -1,4 +1,5 @@
 import ArgumentParser
+import ClinicAssessment
 import ClinicAudio
 import ClinicCore
 import ClinicStore
@@ -13,6 +14,11 @@ struct AddRecording: ParsableCommand {
             check it. Uncompressed PCM is kept as lossless FLAC, verified to decode to the same samples. \
             The same audio is refused a second time for the same patient, so re-running a command after \
             a crash never makes two records; pass --allow-duplicate to store it again on purpose.
+
+            Every new recording is assessed at once (as `clinic assess` does) and the assessment is \
+            stored with it: the quality grade, whether it is acceptable, normal/abnormal and murmur \
+            calls with their confidence, and advice when it should be recorded again, printed on \
+            standard error after the id (standard output holds only the id, or the JSON with --json).
             """
     )
 
@@ -48,16 +54,42 @@ struct AddRecording: ParsableCommand {
         let store = try ClinicStore.open(at: storeOptions.url)
         let patientID = try store.resolvePatientID(patient)
         _ = try store.patient(patientID)
-        let audio = try AudioImport.prepare(path: file, limits: ImportLimits(maxDuration: maxDuration))
+        let limits = ImportLimits(maxDuration: maxDuration)
+        let audio = try AudioImport.prepare(path: file, limits: limits)
+        // Assessed before storing, so the assessment goes in the same transaction. A model
+        // failure never stops a recording from being kept.
+        var report: AssessmentReport?, unassessed: String?
+        do { report = try AssessmentCLI.assessor().assess(file: file) } catch {
+            unassessed = "The recording could not be assessed (\(error)); it is stored without an assessment."
+        }
         let recording = try store.addRecording(NewRecording(
             patientID: patientID, location: AuscultationLocation(userText: location)!, recordedAt: recordedAt,
             operatorName: operatorName, device: device,
             originalFilename: URL(fileURLWithPath: file).lastPathComponent, audio: audio
-        ), allowDuplicate: allowDuplicate)
-        if output.json { try Output.json(recording); return }
+        ), allowDuplicate: allowDuplicate, assessment: try report.map(AssessmentCLI.record))
+        if output.json { try Output.json(Stored(recording: recording, assessment: report)); return }
         print(recording.id.lowercased)
         Output.note(String(format: "Stored %.1f s at %d Hz (%@, %@ kept as %@, %d KB).",
                            recording.duration, recording.sampleRate, recording.location.rawValue,
                            recording.originalFormat, recording.storedFormat, Int(recording.audioSize / 1024)))
+        if let report {
+            Output.note("Assessment: \(report.summary)")
+            if let reason = report.reason { Output.note("  not assessed: \(reason)") }
+            if let advice = report.advice { Output.note("  RECORD AGAIN: \(advice)") }
+        } else if let unassessed {
+            Output.note("warning: \(unassessed) Run `clinic assess --recording \(recording.id.lowercased)` later.")
+        }
+    }
+
+    /// The recording's fields, and its assessment under `assessment` (null when it could not be made).
+    struct Stored: Encodable {
+        var recording: Recording
+        var assessment: AssessmentReport?
+        enum Keys: String, CodingKey { case assessment }
+        func encode(to encoder: Encoder) throws {
+            try recording.encode(to: encoder)
+            var c = encoder.container(keyedBy: Keys.self)
+            try c.encode(assessment, forKey: .assessment)
+        }
     }
 }

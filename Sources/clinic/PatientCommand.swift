@@ -1,4 +1,5 @@
 import ArgumentParser
+import ClinicAssessment
 import ClinicCore
 import ClinicStore
 import Foundation
@@ -82,9 +83,17 @@ struct PatientCommand: ParsableCommand {
             let store = try ClinicStore.open(at: storeOptions.url)
             let patient = try store.patient(try store.resolvePatientID(id))
             let recordings = try store.recordings(patientID: patient.id, includeDeleted: true)
+            // Each recording's latest assessment, and the patient's murmur call across the live ones.
+            var latest: [UUID: Assessment] = [:]
+            for r in recordings { latest[r.id] = try store.assessments(recordingID: r.id).last }
+            let calls = recordings.filter { !$0.deleted }.map { latest[$0.id].flatMap(AssessmentCLI.Stored.init)?.murmur.call ?? "unknown" }
+            let murmur = Assessor.patientMurmur(calls)
             if output.json {
-                struct Shown: Encodable { var patient: Patient; var recordings: [Recording] }
-                try Output.json(Shown(patient: patient, recordings: recordings))
+                struct Shown: Encodable {
+                    var patient: Patient; var recordings: [Recording]; var assessments: [String: Assessment]; var murmur: String
+                }
+                try Output.json(Shown(patient: patient, recordings: recordings,
+                                      assessments: Dictionary(uniqueKeysWithValues: latest.map { ($0.key.lowercased, $0.value) }), murmur: murmur))
                 return
             }
             print("Patient     \(patient.id.lowercased)\(patient.deleted ? "  (deleted)" : "")")
@@ -96,7 +105,11 @@ struct PatientCommand: ParsableCommand {
             if let notes = patient.notes { print("Notes       \(notes)") }
             print("Registered  \(patient.createdAt)   Updated \(patient.updatedAt)")
             print("Recordings  \(recordings.count)")
-            for r in recordings { print("  " + RecordingCommand.line(r)) }
+            for r in recordings {
+                print("  " + RecordingCommand.line(r))
+                if let a = latest[r.id] { print("      " + (AssessmentCLI.Stored(a)?.line ?? "assessment unreadable (\(a.model) \(a.modelVersion))")) }
+            }
+            print("Murmur      \(murmur) (across \(calls.count) recording(s); present if any recording's is)")
         }
     }
 

@@ -59,7 +59,11 @@ struct RecordingCommand: ParsableCommand {
     struct Export: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Write a recording's audio to a WAV or FLAC file.",
-            discussion: "The format follows the output name's extension (.wav or .flac); samples are exactly those stored."
+            discussion: """
+                The format follows the output name's extension (.wav or .flac); samples are exactly those stored. \
+                A recording made on another device whose audio is not here yet is downloaded first (that file \
+                only, resumable) from the server set with `clinic config set server`.
+                """
         )
         @OptionGroup var storeOptions: StoreOptions
         @Argument(help: "The recording id (or its first 8 or more characters).") var id: String
@@ -70,6 +74,16 @@ struct RecordingCommand: ParsableCommand {
         func run() throws {
             let store = try ClinicStore.open(at: storeOptions.url)
             let r = try store.recording(try store.resolveRecordingID(id))
+            // Audio recorded on another device is fetched now, this file only, when a server is set.
+            if try store.missingAudio().contains(where: { $0.sha256 == r.audioSHA256 }),
+               let settings = try? SyncSettings.load(storeOptions.url), settings.server != nil, settings.token != nil {
+                if !output.json { Output.note("The audio was recorded on another device; downloading it from the server...") }
+                let report = try SyncCommand.run(store: store, settings: settings, configuration: .init(audioOnly: [r.audioSHA256]),
+                                                 showProgress: !output.json)
+                guard report.ok else {
+                    throw ClinicError(.sync, "The audio could not be downloaded: \(report.error ?? "unknown reason"). Run this again when the link is back (what arrived is kept).")
+                }
+            }
             try AudioWriter.export(stored: try store.audio(of: r), storedFormat: r.storedFormat, to: out, overwrite: force)
             if output.json { try Output.json(["id": r.id.lowercased, "out": out]) } else { Output.note("Wrote \(out)") }
         }

@@ -144,27 +144,16 @@ struct SyncCommand: ParsableCommand {
     var caFile: String?
 
     func run() throws {
-        let settings = try SyncSettings.load(storeOptions.url)
-        guard let server = settings.server else {
+        var settings = try SyncSettings.load(storeOptions.url)
+        guard settings.server != nil else {
             throw ClinicError.invalid("No server is set. Run `clinic config set server URL`, then `clinic config set token`.")
         }
-        guard let token = settings.token else {
+        guard settings.token != nil else {
             throw ClinicError.invalid("No device token is set. Run `clinic config set token` with the token from the administrator.")
         }
         let store = try ClinicStore.open(at: storeOptions.url)
-        let transport: CurlTransport
-        do {
-            transport = try CurlTransport(.init(server: server, token: token, caFile: caFile ?? settings.caFile))
-        } catch {
-            throw ClinicError.invalid("Cannot use the server address: \(error). Fix it with `clinic config set server URL`.")
-        }
-        let before = try store.status()
-        let line = ProgressLine(show: !output.json, changes: Int(before.pendingChanges), audioBytes: before.pendingAudioBytes)
-        let engine = SyncEngine(transport: transport, store: store, configuration: .init(fetchAudio: withAudio), seed: UInt64.random(in: 1...UInt64.max),
-                                sleep: { Thread.sleep(forTimeInterval: Double($0.components.seconds) + Double($0.components.attoseconds) / 1e18) },
-                                progress: line.show)
-        let report = engine.run()
-        line.end()
+        if let caFile { settings.caFile = caFile }
+        let report = try Self.run(store: store, settings: settings, configuration: .init(fetchAudio: withAudio), showProgress: !output.json)
         if output.json {
             try Output.json(report)
         } else {
@@ -187,6 +176,30 @@ struct SyncCommand: ParsableCommand {
         }
         if !report.ok { throw ExitCode(9) }
         if !report.rejected.isEmpty { throw ExitCode(10) }
+    }
+}
+
+extension SyncCommand {
+    /// One sync run against the saved server, with a progress line on a terminal.
+    static func run(store: ClinicStore, settings: SyncSettings, configuration: SyncMachine.Configuration, showProgress: Bool) throws -> SyncReport {
+        guard let server = settings.server, let token = settings.token else {
+            throw ClinicError.invalid("No server or device token is set. Run `clinic config set server URL`, then `clinic config set token`.")
+        }
+        let transport: CurlTransport
+        do {
+            transport = try CurlTransport(.init(server: server, token: token, caFile: settings.caFile))
+        } catch {
+            throw ClinicError.invalid("Cannot use the server address: \(error). Fix it with `clinic config set server URL`.")
+        }
+        let before = try store.status()
+        let line = ProgressLine(show: showProgress, changes: configuration.audioOnly == nil ? Int(before.pendingChanges) : 0,
+                                audioBytes: configuration.audioOnly == nil ? before.pendingAudioBytes : 0)
+        let engine = SyncEngine(transport: transport, store: store, configuration: configuration, seed: UInt64.random(in: 1...UInt64.max),
+                                sleep: { Thread.sleep(forTimeInterval: Double($0.components.seconds) + Double($0.components.attoseconds) / 1e18) },
+                                progress: line.show)
+        let report = engine.run()
+        line.end()
+        return report
     }
 }
 

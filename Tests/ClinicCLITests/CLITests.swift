@@ -81,7 +81,8 @@ import Testing
         #expect(try clinic(["recording", "export", id, "--out", out.path], store: store).status == 8)
 
         let status = try #require(try clinic(["status", "--json"], store: store).json as? [String: Any])
-        #expect(status["patients"] as? Int == 1 && status["recordings"] as? Int == 2 && status["changes"] as? Int == 3)
+        #expect(status["patients"] as? Int == 1 && status["recordings"] as? Int == 2 && status["changes"] as? Int == 5,
+                "a patient, two recordings and their assessments")
         let doctor = try clinic(["doctor", "--json"], store: store)
         #expect(doctor.status == 0 && (doctor.json as? [String: Any])?["clean"] as? Bool == true)
     }

@@ -98,17 +98,28 @@ import Testing
             let patient = try addPatient(a, "Amina", "Okafor")
             #expect(try clinic(["add-recording", "--patient", patient, "--location", "AV", sample("circor2022_13918_AV.flac")], store: a).status == 0)
             let first = try clinic(["sync", "--json"], store: a)
-            #expect(first.status == 0 && json(first)["ok"] as? Bool == true && json(first)["pushed"] as? Int == 2
+            #expect(first.status == 0 && json(first)["ok"] as? Bool == true && json(first)["pushed"] as? Int == 3
                     && json(first)["audio_uploaded"] as? Int == 1, "\(first.stdout)\(first.stderr)")
 
             let pulled = try clinic(["sync", "--with-audio"], store: b)
-            #expect(pulled.status == 0 && pulled.stdout.contains("received 2 change(s)") && pulled.stdout.contains("downloaded 1 audio file(s)"), "\(pulled.stdout)")
+            #expect(pulled.status == 0 && pulled.stdout.contains("received 3 change(s)") && pulled.stdout.contains("downloaded 1 audio file(s)"), "\(pulled.stdout)")
             let listed = try clinic(["patient", "list", "--search", "okaf"], store: b)
             #expect(listed.stdout.contains(patient), "a pulled patient is found by search")
             let recording = try #require(try clinic(["recording", "list"], store: b).stdout.split(separator: " ").first.map(String.init))
             let exported = FileManager.default.temporaryDirectory.appending(path: "clinic-export-\(UUID().uuidString).flac")
             defer { cleanup(exported) }
             #expect(try clinic(["recording", "export", recording, "--out", exported.path], store: b).status == 0)
+            // A third laptop synced without audio: exporting the recording downloads that file.
+            let c = try newStore()
+            defer { cleanup(c) }
+            try server.enroll(c)
+            #expect(try clinic(["sync"], store: c).status == 0)
+            let fetchedFile = FileManager.default.temporaryDirectory.appending(path: "clinic-export-\(UUID().uuidString).flac")
+            defer { cleanup(fetchedFile) }
+            let fetched = try clinic(["recording", "export", recording, "--out", fetchedFile.path], store: c)
+            #expect(fetched.status == 0 && fetched.stderr.contains("downloading it from the server"), "\(fetched.stderr)")
+            #expect(FileManager.default.contentsEqual(atPath: exported.path, andPath: fetchedFile.path))
+            #expect(try clinic(["doctor"], store: c).status == 0)
 
             // Both edit the family name offline; the later edit wins everywhere, the other is kept as a conflict.
             #expect(try clinic(["patient", "update", patient, "--family-name", "Okafor-Bello"], store: a).status == 0)
@@ -201,7 +212,7 @@ import Testing
             #expect(statusA["pending_changes"] as? Int == 0 && statusA["pending_audio_bytes"] as? Int == 0)
             // B receives every change exactly once and every recording's audio.
             let pulled = try clinic(["sync", "--with-audio", "--json"], store: b)
-            #expect(json(pulled)["pulled"] as? Int == 126 && json(pulled)["audio_downloaded"] as? Int == 3, "\(pulled.stdout)")
+            #expect(json(pulled)["pulled"] as? Int == 129 && json(pulled)["audio_downloaded"] as? Int == 3, "\(pulled.stdout)")
             #expect(try clinic(["doctor"], store: b).status == 0)
             let shown = try clinic(["patient", "show", patients[2]], store: b).stdout
             #expect(shown.contains("visit 119"))
@@ -242,12 +253,12 @@ import Testing
             let answer = out.fileHandleForReading.readDataToEndOfFile()
             p.waitUntilExit()
             let report = (try? JSONSerialization.jsonObject(with: answer)) as? [String: Any] ?? [:]
-            #expect(p.terminationStatus == 0 && report["ok"] as? Bool == true && report["pushed"] as? Int == 64,
+            #expect(p.terminationStatus == 0 && report["ok"] as? Bool == true && report["pushed"] as? Int == 67,
                     "\(String(decoding: answer, as: UTF8.self))")
             #expect((report["retries"] as? Int ?? 0) > 0, "the crash should have cost a retry: \(report)")
             #expect(json(try clinic(["status", "--json"], store: a))["pending_changes"] as? Int == 0)
             let pulled = try clinic(["sync", "--with-audio", "--json"], store: b)
-            #expect(json(pulled)["pulled"] as? Int == 64 && json(pulled)["audio_downloaded"] as? Int == 3, "\(pulled.stdout)")
+            #expect(json(pulled)["pulled"] as? Int == 67 && json(pulled)["audio_downloaded"] as? Int == 3, "\(pulled.stdout)")
             #expect(try clinic(["doctor"], store: b).status == 0)
             #expect(try clinic(["patient", "show", patient], store: b).stdout.contains("visit 59"))
         }

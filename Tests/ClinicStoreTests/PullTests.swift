@@ -106,9 +106,9 @@ import Testing
         let (store, dir) = try makeStore(.file); defer { cleanup(dir) }
         let bytes: [UInt8] = Array(repeating: 7, count: 100)
         // No recording refers to it: refused.
-        #expect(throws: ClinicError.self) { try store.storeDownloadedAudio(sha256Hex(bytes), bytes) }
+        #expect(throws: ClinicError.self) { try store.appendDownloadedAudio(sha256Hex(bytes), offset: 0, bytes) }
         // Wrong bytes for the hash: refused.
-        #expect(throws: ClinicError.self) { try store.storeDownloadedAudio(String(repeating: "ab", count: 32), bytes) }
+        #expect(throws: ClinicError.self) { try store.appendDownloadedAudio(String(repeating: "ab", count: 32), offset: 0, bytes) }
         #expect(try store.missingAudio().isEmpty)
     }
 }

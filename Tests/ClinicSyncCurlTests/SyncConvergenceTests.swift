@@ -220,6 +220,37 @@ import Testing
         }
     }
 
+    /// A download the link cuts off for good keeps what arrived on disk; the next run asks
+    /// only for the rest, and the audio is stored once its hash matches.
+    @Test func aDownloadCutOffInOneRunResumesInTheNext() async throws {
+        try await LiveServer.with({ $0.chunkBytes = 4_096 }) { server in
+            let a = try Laptop("a"), b = try Laptop("b")
+            a.token = try await server.enroll("a", deviceID: a.deviceID)
+            b.token = try await server.enroll("b", deviceID: b.deviceID)
+            let p = try a.store.addPatient(PatientInput(givenName: "Amina", familyName: "Okafor"))
+            let size = try a.record(p.id, Self.sampleFiles[0], .AV).audioSize
+            #expect(try await a.sync(server.url).ok)
+            #expect(try await b.sync(server.url).ok, "b has the recording, not its audio")
+            // One connection that carries about half the audio, then no link at all.
+            let proxy = try FaultProxy(upstream: server.port, seed: 4)
+            defer { proxy.stop() }
+            proxy.set(cutAfter: Int(size / 2)...Int(size / 2))
+            proxy.goDown(afterMore: 1)
+            let cut = try await b.sync(proxy.url, audio: true)
+            let held = try #require(try b.store.missingAudio().first).held
+            #expect(!cut.ok && held > 0 && held < size, "\(cut); held \(held) of \(size)")
+            proxy.set(cutAfter: nil)
+            proxy.comeBack()
+            let resumed = try await b.sync(proxy.url, audio: true)
+            // Bytes down: the audio not held, and an empty page of the feed.
+            #expect(resumed.ok && resumed.audioDownloaded == 1 && resumed.bytesDown >= size - held && resumed.bytesDown < size - held + 200,
+                    "\(resumed); held \(held) of \(size)")
+            #expect(try b.store.missingAudio().isEmpty && b.store.doctor().clean)
+            let recording = try #require(try b.store.recordings().first)
+            #expect(try sha256Hex(b.store.audio(of: recording)) == recording.audioSHA256)
+        }
+    }
+
     @Test func aRunCutOffPartWayStopsSayingSoAndTheNextResumes() async throws {
         try await LiveServer.with({ $0.maxBatch = 5; $0.chunkBytes = 4_096 }) { server in
             let a = try Laptop("a")

@@ -44,7 +44,7 @@ import Testing
         }
         func recordSyncResult(_ result: String, error: String?) throws { results.append((result, error)) }
         func missingAudio() throws -> [SyncMachine.Blob] { [] }
-        func storeDownloadedAudio(_ sha256: String, _ bytes: [UInt8]) throws {}
+        func appendDownloadedAudio(_ sha256: String, offset: Int64, _ bytes: [UInt8]) throws -> Int64 { offset + Int64(bytes.count) }
     }
 
     /// Answers by route; records every request.

@@ -263,6 +263,34 @@ import Testing
         #expect(s.audioDownloaded == 1 && s.audioUnavailable == 1 && s.bytesDown == 10 + 2_500 && s.retries == 2)
     }
 
+    /// A download an earlier run was cut off in resumes at the bytes held; audio held whole is skipped.
+    @Test func aDownloadResumesAtTheBytesAnEarlierRunHeld() {
+        var m = started(config: .init(fetchAudio: true))
+        _ = m.handle(.pendingLoaded([]))
+        _ = m.handle(.pulled(count: 0, bytes: 0, next: 0, more: false))
+        #expect(m.handle(.conflictsFetched) == .loadMissingAudio)
+        let other = String(repeating: "cd", count: 32)
+        let blobs = [SyncMachine.Blob(sha256: Self.sha, size: 2_500, held: 1_200), SyncMachine.Blob(sha256: other, size: 10, held: 4)]
+        #expect(m.handle(.missingAudioLoaded(blobs)) == .downloadChunk(sha256: Self.sha, range: 1_200..<2_200, total: 2_500))
+        #expect(m.handle(.downloaded(sha256: Self.sha, received: 2_200)) == .downloadChunk(sha256: Self.sha, range: 2_200..<2_500, total: 2_500))
+        #expect(m.handle(.downloaded(sha256: Self.sha, received: 2_500)) == .downloadChunk(sha256: other, range: 4..<10, total: 10))
+        guard case .finish(let s) = m.handle(.downloaded(sha256: other, received: 10)) else { Issue.record("no finish"); return }
+        #expect(s.audioDownloaded == 2 && s.bytesDown == 1_300 + 6, "only the bytes not held are counted")
+    }
+
+    /// `clinic recording export` of another device's recording: capabilities, then that audio
+    /// only; nothing pushed or pulled.
+    @Test func anAudioOnlyRunDownloadsTheNamedAudioAndNothingElse() {
+        let other = String(repeating: "cd", count: 32)
+        var m = SyncMachine(configuration: .init(audioOnly: [other]), pushCursor: 0, pullCursor: 0, seed: 1)
+        #expect(m.handle(.start) == .fetchCapabilities)
+        #expect(m.handle(.capabilities(Self.caps)) == .loadMissingAudio)
+        let blobs = [SyncMachine.Blob(sha256: Self.sha, size: 50), SyncMachine.Blob(sha256: other, size: 10)]
+        #expect(m.handle(.missingAudioLoaded(blobs)) == .downloadChunk(sha256: other, range: 0..<10, total: 10))
+        guard case .finish(let s) = m.handle(.downloaded(sha256: other, received: 10)) else { Issue.record("no finish"); return }
+        #expect(s.audioDownloaded == 1 && s.pushed == 0 && s.pulled == 0)
+    }
+
     @Test func withoutFetchAudioThePullEndsTheRunAndADownloadThatMovesNothingGivesUp() {
         var plain = started()
         _ = plain.handle(.pendingLoaded([]))

@@ -53,10 +53,19 @@ extension FeatureSet {
     /// Throws `AudioError` for the file, `DSPError` for the signal.
     public func analyze(file path: String, limits: ImportLimits = ImportLimits()) throws -> (analysis: FeatureAnalysis, audio: ResampledAudio) {
         let audio = try AudioReader.readMono(path: path, resampledTo: analysisRate, limits: limits)
+        return (try analyze(resampled: audio), ResampledAudio(samples: [], rate: audio.rate, sourceRate: audio.sourceRate, channels: audio.channels, frames: audio.frames))
+    }
+
+    /// The features of audio already read at `analysisRate` (`AudioReader.readMono`), as
+    /// `analyze(file:)` computes them; `.tooShort` when the file is under `minimumDuration`.
+    public func analyze(resampled audio: ResampledAudio) throws(DSPError) -> FeatureAnalysis {
+        guard audio.rate == analysisRate else {
+            throw DSPError(.invalidParameter, "The audio is at \(audio.rate) Hz, not the analysis rate \(analysisRate) Hz.")
+        }
         guard audio.duration >= minimumDuration else {
             throw DSPError(.tooShort, "The recording is too short for features: at least \(minimumDuration) s is needed.")
         }
-        return (try analyze(analysisSignal: audio.samples), ResampledAudio(samples: [], rate: audio.rate, sourceRate: audio.sourceRate, channels: audio.channels, frames: audio.frames))
+        return try analyze(analysisSignal: audio.samples)
     }
 
     /// Steps 2 to 8 on the signal already at `analysisRate`.

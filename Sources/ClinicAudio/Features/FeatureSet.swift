@@ -82,6 +82,13 @@ public struct Features: Sendable, Equatable, Codable {
     /// The values, one per name.
     public var values: [Double]
 
+    public init(featureSet: String, analysisRate: Double, names: [String], values: [Double]) {
+        self.featureSet = featureSet
+        self.analysisRate = analysisRate
+        self.names = names
+        self.values = values
+    }
+
     /// The value of the named feature, if the set has it.
     public subscript(name: String) -> Double? {
         names.firstIndex(of: name).map { values[$0] }

@@ -1,0 +1,175 @@
+import ClinicAudio
+import Foundation
+
+/// A recording's quality grade, from P(acceptable) by the quality model's cut points.
+public enum QualityGrade: Int, Sendable, Codable, CaseIterable, Comparable {
+    case veryBad, bad, ok, good, veryGood
+
+    public var label: String { ["very bad", "bad", "ok", "good", "very good"][rawValue] }
+    public static func < (a: Self, b: Self) -> Bool { a.rawValue < b.rawValue }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encode(label)
+    }
+}
+
+/// What the models say about one recording (`clinic assess`, `add-recording`), and what the
+/// nurse should do about it. Stored as an assessment's `result`.
+public struct AssessmentReport: Sendable, Equatable, Encodable {
+    public struct Quality: Sendable, Equatable, Encodable {
+        /// P(acceptable for interpretation); nil when the recording could not be assessed.
+        public var probability: Double?
+        public var grade: QualityGrade
+        public var acceptable: Bool
+        /// The probability of the decision taken (P(acceptable) or its complement).
+        public var confidence: Double
+    }
+
+    /// A binary call: `positive`, `negative`, or the undecided label (`unsure`, `unknown`).
+    public struct Call: Sendable, Equatable, Encodable {
+        public var probability: Double?
+        public var call: String
+        public var confidence: Double?
+    }
+
+    public var quality: Quality
+    /// normal / abnormal / unsure (an unacceptable recording is unsure, as PhysioNet 2016 scores it).
+    public var abnormal: Call
+    /// present / absent / unknown.
+    public var murmur: Call
+    /// One line of advice when the recording should be made again.
+    public var advice: String?
+    /// Why the models could not assess it (too short, silent), when they could not.
+    public var reason: String?
+    /// The recording's duration, seconds.
+    public var durationSeconds: Double
+    /// Each task's model, `name version`.
+    public var models: [String: String]
+
+    enum CodingKeys: String, CodingKey {
+        case quality, abnormal, murmur, advice, reason, durationSeconds = "duration_s", models
+    }
+
+    /// The line a nurse reads: grade, decision, classification, confidence.
+    public var summary: String {
+        let percent = { (p: Double?) in p.map { "\(Int(($0 * 100).rounded())) %" } ?? "—" }
+        var line = "quality \(quality.grade.label) (\(quality.acceptable ? "acceptable" : "unacceptable"), \(percent(quality.confidence)))"
+        line += "; \(abnormal.call)" + (abnormal.confidence.map { " (\(percent($0)))" } ?? "")
+        line += "; murmur \(murmur.call)" + (murmur.confidence.map { " (\(percent($0)))" } ?? "")
+        return line
+    }
+}
+
+/// The shipped models and the rules that turn their probabilities into calls. Pure: features
+/// in, a report out (the audio front end computes the features; no store access).
+public struct Assessor: Sendable {
+    public let quality: Model
+    public let abnormal: Model
+    public let murmur: Model
+    /// The feature set every model reads.
+    public static let featureSet = FeatureSet.assessV1
+
+    public init(quality: Model, abnormal: Model, murmur: Model) throws(ModelError) {
+        for (task, model) in [("quality", quality), ("abnormal", abnormal), ("murmur", murmur)] {
+            guard model.file.task == task else { throw ModelError("the \(task) model file is for task \(model.file.task)") }
+            guard model.file.featureSet == Self.featureSet.name else {
+                throw ModelError("the \(task) model reads \(model.file.featureSet), not \(Self.featureSet.name)")
+            }
+            let known = Set(Self.featureSet.featureNames)
+            if let unknown = model.file.features.first(where: { !known.contains($0) }) {
+                throw ModelError("the \(task) model reads \(unknown), which \(Self.featureSet.name) does not compute")
+            }
+        }
+        guard quality.file.grades != nil else { throw ModelError("the quality model has no grade cut points") }
+        self.quality = quality
+        self.abnormal = abnormal
+        self.murmur = murmur
+    }
+
+    /// The models built into this binary (Models/*.json, embedded at build time).
+    public static func shipped() throws(ModelError) -> Assessor {
+        func load(_ task: String) throws(ModelError) -> Model {
+            guard let json = embeddedModels.first(where: { $0.name == task })?.json else {
+                throw ModelError("this build has no \(task) model")
+            }
+            return try Model(json: Data(json.utf8))
+        }
+        return try Assessor(quality: load("quality"), abnormal: load("abnormal"), murmur: load("murmur"))
+    }
+
+    public var models: [String: String] {
+        ["quality": quality.file.name + " " + quality.file.version, "abnormal": abnormal.file.name + " " + abnormal.file.version,
+         "murmur": murmur.file.name + " " + murmur.file.version]
+    }
+
+    /// Assesses an audio file: its features, then the models. A recording the features refuse
+    /// (too short, no sound in the band) still gets a report that says why. Throws only for a
+    /// file that cannot be read as audio.
+    public func assess(file path: String) throws -> AssessmentReport {
+        let audio = try AudioReader.readMono(path: path, resampledTo: Self.featureSet.analysisRate)
+        do {
+            return assess(try Self.featureSet.analyze(resampled: audio).features, duration: audio.duration)
+        } catch {
+            return unassessable(duration: audio.duration, error)
+        }
+    }
+
+    /// The models' calls on computed features.
+    public func assess(_ features: Features, duration: Double) -> AssessmentReport {
+        let value = { (name: String) in features[name] }
+        let pq = quality.probability(value)
+        let cuts = quality.file.grades!
+        let grade = QualityGrade(rawValue: cuts.filter { $0 <= pq }.count)!
+        let acceptable = pq >= quality.file.threshold
+        let q = AssessmentReport.Quality(probability: pq, grade: grade, acceptable: acceptable, confidence: acceptable ? pq : 1 - pq)
+
+        let pa = abnormal.probability(value)
+        let isAbnormal = pa >= abnormal.file.threshold
+        let a = acceptable
+            ? AssessmentReport.Call(probability: pa, call: isAbnormal ? "abnormal" : "normal", confidence: isAbnormal ? pa : 1 - pa)
+            : AssessmentReport.Call(probability: pa, call: "unsure", confidence: nil)
+
+        let pm = murmur.probability(value)
+        let m: AssessmentReport.Call
+        if !acceptable {
+            m = .init(probability: pm, call: "unknown", confidence: nil)
+        } else if let u = murmur.file.uncertain, pm >= u[0], pm < u[1] {
+            m = .init(probability: pm, call: "unknown", confidence: nil)
+        } else {
+            let present = pm >= murmur.file.threshold
+            m = .init(probability: pm, call: present ? "present" : "absent", confidence: present ? pm : 1 - pm)
+        }
+        let advice = acceptable ? nil : "too noisy to interpret: record again at the same site, press the stethoscope more firmly, keep the patient still and the room quiet"
+        return AssessmentReport(quality: q, abnormal: a, murmur: m, advice: advice, reason: nil, durationSeconds: duration, models: models)
+    }
+
+    /// The report for a recording the features refused: very bad, unacceptable, with why.
+    public func unassessable(duration: Double, _ error: DSPError) -> AssessmentReport {
+        let seconds = String(format: "%.1f", duration)
+        let (reason, advice): (String, String) = switch error.reason {
+        case .tooShort:
+            ("\(seconds) s, too short to assess (at least \(Int(Self.featureSet.minimumDuration)) s is needed)",
+             "too short: record again at the same site for at least 10 s")
+        case .degenerate:
+            ("no sound in the heart-sound band",
+             "no heart sound picked up: check the stethoscope is on and on bare skin, then record again")
+        default:
+            ("the signal could not be analysed: \(error.message)", "record again at the same site")
+        }
+        return AssessmentReport(
+            quality: .init(probability: nil, grade: .veryBad, acceptable: false, confidence: 1),
+            abnormal: .init(probability: nil, call: "unsure", confidence: nil),
+            murmur: .init(probability: nil, call: "unknown", confidence: nil),
+            advice: advice, reason: reason, durationSeconds: duration, models: models)
+    }
+
+    /// A patient's murmur call from the calls of their recordings (one per location): present
+    /// when any recording's is; absent when every recording was assessed and none is; else
+    /// unknown (no recording, or some too poor or too close to call).
+    public static func patientMurmur(_ calls: [String]) -> String {
+        if calls.contains("present") { return "present" }
+        if !calls.isEmpty && calls.allSatisfy({ $0 == "absent" }) { return "absent" }
+        return "unknown"
+    }
+}

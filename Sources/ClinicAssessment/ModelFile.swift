@@ -1,0 +1,171 @@
+import Foundation
+
+/// A shipped model as stored in `Models/<task>.json` (format `clinic-model`, version 1; see
+/// docs/assessment.md): inputs by name, imputation and standardisation, a logistic or
+/// gradient-boosted-trees margin, Platt calibration, and the decision rules.
+public struct ModelFile: Sendable, Decodable, Equatable {
+    public var format: String
+    public var formatVersion: Int
+    public var task: String
+    public var name: String
+    public var version: String
+    public var featureSet: String
+    public var features: [String]
+    public var impute: [Double]
+    public var mean: [Double]
+    public var scale: [Double]
+    public var kind: Kind
+    public var logistic: Logistic?
+    public var gbdt: GBDT?
+    public var platt: Platt
+    public var threshold: Double
+    public var positive: String
+    public var negative: String
+    /// Quality only: four increasing cut points on P(acceptable); the grade is how many are ≤ p.
+    public var grades: [Double]?
+    /// Optional: p in `[lo, hi)` is too close to call (murmur: "unknown").
+    public var uncertain: [Double]?
+    public var card: String?
+
+    public enum Kind: String, Sendable, Decodable { case logistic, gbdt }
+
+    public struct Logistic: Sendable, Decodable, Equatable {
+        public var coef: [Double]
+        public var intercept: Double
+    }
+
+    public struct GBDT: Sendable, Decodable, Equatable {
+        public var baseScore: Double
+        public var trees: [Tree]
+        enum CodingKeys: String, CodingKey { case baseScore = "base_score", trees }
+    }
+
+    public struct Tree: Sendable, Decodable, Equatable {
+        public var nodes: [Node]
+    }
+
+    /// A split (`f`, `t`, `l`, `r`, `m`: go left when `x[f] < t`; `m` where a missing value goes) or a leaf (`v`).
+    public struct Node: Sendable, Decodable, Equatable {
+        public var f: Int?
+        public var t: Double?
+        public var l: Int?
+        public var r: Int?
+        public var m: String?
+        public var v: Double?
+    }
+
+    public struct Platt: Sendable, Decodable, Equatable {
+        public var a: Double
+        public var b: Double
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case format, formatVersion = "format_version", task, name, version, featureSet = "feature_set", features, impute, mean, scale
+        case kind, logistic, gbdt, platt, threshold, positive, negative, grades, uncertain, card
+    }
+}
+
+/// Why a model file cannot be used.
+public struct ModelError: Error, Equatable, CustomStringConvertible {
+    public var description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// A model file checked once when loaded (every length, index and number), so evaluating it
+/// cannot fail or loop.
+public struct Model: Sendable {
+    public let file: ModelFile
+
+    public init(json: Data) throws(ModelError) {
+        let file: ModelFile
+        do { file = try JSONDecoder().decode(ModelFile.self, from: json) } catch {
+            throw ModelError("not a clinic-model file: \(error)")
+        }
+        try self.init(file)
+    }
+
+    public init(_ file: ModelFile) throws(ModelError) {
+        guard file.format == "clinic-model", file.formatVersion == 1 else {
+            throw ModelError("format \(file.format) version \(file.formatVersion) is not clinic-model version 1")
+        }
+        let n = file.features.count
+        guard n > 0, file.impute.count == n, file.mean.count == n, file.scale.count == n else {
+            throw ModelError("\(file.task): features, impute, mean and scale differ in length")
+        }
+        guard (file.impute + file.mean + file.scale + [file.platt.a, file.platt.b, file.threshold]).allSatisfy(\.isFinite),
+              file.scale.allSatisfy({ $0 != 0 }) else {
+            throw ModelError("\(file.task): a number is not finite, or a scale is zero")
+        }
+        switch file.kind {
+        case .logistic:
+            guard let l = file.logistic, l.coef.count == n, (l.coef + [l.intercept]).allSatisfy(\.isFinite) else {
+                throw ModelError("\(file.task): the logistic coefficients do not match the features")
+            }
+        case .gbdt:
+            guard let g = file.gbdt, !g.trees.isEmpty, g.baseScore.isFinite else { throw ModelError("\(file.task): no trees") }
+            for tree in g.trees { try Self.check(tree, inputs: n, task: file.task) }
+        }
+        if let grades = file.grades {
+            guard grades.count == 4, zip(grades, grades.dropFirst()).allSatisfy({ $0 < $1 }) else {
+                throw ModelError("\(file.task): grades must be four increasing cut points")
+            }
+        }
+        if let u = file.uncertain {
+            guard u.count == 2, u[0] <= u[1] else { throw ModelError("\(file.task): uncertain must be [lo, hi]") }
+        }
+        self.file = file
+    }
+
+    /// Every split's children lie after it (so a walk ends), every index is in range, every leaf is finite.
+    private static func check(_ tree: ModelFile.Tree, inputs: Int, task: String) throws(ModelError) {
+        guard !tree.nodes.isEmpty else { throw ModelError("\(task): an empty tree") }
+        for (i, node) in tree.nodes.enumerated() {
+            if let v = node.v {
+                guard v.isFinite, node.f == nil else { throw ModelError("\(task): a malformed leaf") }
+                continue
+            }
+            guard let f = node.f, let t = node.t, let l = node.l, let r = node.r, (0..<inputs).contains(f), !t.isNaN,
+                  l > i, r > i, l < tree.nodes.count, r < tree.nodes.count, node.m == nil || node.m == "l" || node.m == "r" else {
+                throw ModelError("\(task): a malformed split at node \(i)")
+            }
+        }
+    }
+
+    /// The inputs after imputation (a missing or non-finite value takes the training median)
+    /// and standardisation, in the file's order.
+    public func inputs(_ value: (String) -> Double?) -> [Double] {
+        file.features.indices.map { i in
+            let x = value(file.features[i]).flatMap { $0.isFinite ? $0 : nil } ?? file.impute[i]
+            return (x - file.mean[i]) / file.scale[i]
+        }
+    }
+
+    /// The margin before calibration.
+    public func margin(_ x: [Double]) -> Double {
+        switch file.kind {
+        case .logistic:
+            let l = file.logistic!
+            var z = l.intercept
+            for i in x.indices { z += l.coef[i] * x[i] }
+            return z
+        case .gbdt:
+            let g = file.gbdt!
+            var z = g.baseScore
+            for tree in g.trees {
+                var i = 0
+                while let f = tree.nodes[i].f {
+                    let node = tree.nodes[i]
+                    i = x[f] < node.t! ? node.l! : node.r!
+                }
+                z += tree.nodes[i].v!
+            }
+            return z
+        }
+    }
+
+    /// The calibrated probability of the positive class.
+    public func probability(_ value: (String) -> Double?) -> Double {
+        let z = margin(inputs(value))
+        return 1 / (1 + exp(-(file.platt.a * z + file.platt.b)))
+    }
+}

@@ -1,0 +1,115 @@
+import ClinicAssessment
+import ClinicAudio
+import Foundation
+import Testing
+
+/// The model-file loader and evaluator, and the rules that turn probabilities into calls, on
+/// small hand-made models (the shipped ones are checked against Python in `ParityTests`).
+@Suite struct ModelTests {
+    static func file(task: String, kind: String = "logistic", features: [String] = ["rms", "snr_db"], extra: String = "") -> String {
+        let n = features.count
+        let body = kind == "logistic"
+            ? #""logistic": {"coef": [\#(Array(repeating: "1.0", count: n).joined(separator: ", "))], "intercept": -1.0}"#
+            : #""gbdt": {"base_score": 0.5, "trees": [{"nodes": [{"f": 0, "t": 2.0, "l": 1, "r": 2, "m": "l"}, {"v": -1.0}, {"v": 1.5}]}]}"#
+        return """
+            {"format": "clinic-model", "format_version": 1, "task": "\(task)", "name": "\(task)-test", "version": "t1",
+             "feature_set": "assess-v1", "features": [\(features.map { "\"\($0)\"" }.joined(separator: ", "))],
+             "impute": [\(Array(repeating: "0.5", count: n).joined(separator: ", "))],
+             "mean": [\(Array(repeating: "1.0", count: n).joined(separator: ", "))],
+             "scale": [\(Array(repeating: "2.0", count: n).joined(separator: ", "))],
+             "kind": "\(kind)", \(body), "platt": {"a": 1.0, "b": 0.0}, "threshold": 0.5,
+             "positive": "p", "negative": "n"\(extra)}
+            """
+    }
+
+    static func model(_ json: String) throws -> Model { try Model(json: Data(json.utf8)) }
+
+    @Test func logisticIsImputedStandardisedAndCalibrated() throws {
+        let m = try Self.model(Self.file(task: "abnormal"))
+        // x' = ((3 - 1) / 2, (0.5 imputed - 1) / 2) = (1, -0.25); z = -1 + 1 - 0.25.
+        let p = m.probability { $0 == "rms" ? 3 : nil }
+        #expect(abs(p - 1 / (1 + exp(0.25))) < 1e-12)
+        // A non-finite input is imputed too.
+        #expect(m.probability { $0 == "rms" ? 3 : .nan } == p)
+    }
+
+    @Test func treesGoLeftBelowTheThreshold() throws {
+        let m = try Self.model(Self.file(task: "abnormal", kind: "gbdt"))
+        // x'[0] = (rms - 1) / 2: rms 4 gives 1.5 < 2 (left, -1); rms 6 gives 2.5 (right, 1.5); rms 5 is 2, not < 2.
+        #expect(m.margin(m.inputs { $0 == "rms" ? 4 : 0 }) == -0.5)
+        #expect(m.margin(m.inputs { $0 == "rms" ? 6 : 0 }) == 2.0)
+        #expect(m.margin(m.inputs { $0 == "rms" ? 5 : 0 }) == 2.0)
+    }
+
+    @Test(arguments: [
+        (#""scale": [2.0, 2.0]"#, #""scale": [2.0, 0.0]"#, "scale is zero"),
+        (#""coef": [1.0, 1.0]"#, #""coef": [1.0]"#, "do not match"),
+        (#""format_version": 1"#, #""format_version": 2"#, "version 1"),
+        (#""l": 1, "r": 2"#, #""l": 0, "r": 2"#, "malformed split"),
+        (#""f": 0, "t""#, #""f": 9, "t""#, "malformed split"),
+        (#""kind": "logistic""#, #""kind": "forest""#, "not a clinic-model"),
+    ] as [(String, String, String)])
+    func aMalformedFileIsRefusedSayingWhy(from: String, to: String, says: String) throws {
+        let kind = from.contains("\"l\"") || from.contains("\"f\"") ? "gbdt" : "logistic"
+        let good = Self.file(task: "quality", kind: kind)
+        #expect(good.contains(from))
+        #expect(throws: Never.self) { try Self.model(good) }
+        let error = #expect(throws: ModelError.self) { try Self.model(good.replacingOccurrences(of: from, with: to)) }
+        #expect(error?.description.contains(says) == true, "\(error?.description ?? "")")
+    }
+
+    func assessor(threshold: Double = 0.5) throws -> Assessor {
+        let grades = #", "grades": [0.2, 0.4, 0.6, 0.8]"#
+        return try Assessor(quality: Self.model(Self.file(task: "quality", extra: grades)),
+                            abnormal: Self.model(Self.file(task: "abnormal")),
+                            murmur: Self.model(Self.file(task: "murmur", extra: #", "uncertain": [0.4, 0.6]"#)))
+    }
+
+    func features(rms: Double, snr: Double) -> Features {
+        let names = FeatureSet.assessV1.featureNames
+        return Features(featureSet: "assess-v1", analysisRate: 2000, names: names,
+                        values: names.map { $0 == "rms" ? rms : $0 == "snr_db" ? snr : 0 })
+    }
+
+    @Test func anUnacceptableRecordingIsUnsureAndGetsAdvice() throws {
+        let a = try assessor()
+        // z = -1 + (rms - 1) / 2 + (snr - 1) / 2.
+        let poor = a.assess(features(rms: 1, snr: 1), duration: 20)
+        #expect(poor.quality.grade == .bad && !poor.quality.acceptable && abs(poor.quality.confidence - (1 - 1 / (1 + exp(1)))) < 1e-12)
+        #expect(poor.abnormal.call == "unsure" && poor.murmur.call == "unknown" && poor.advice != nil)
+        let good = a.assess(features(rms: 5, snr: 5), duration: 20)
+        #expect(good.quality.grade == .veryGood && good.quality.acceptable && good.advice == nil)
+        #expect(good.abnormal.call == "abnormal" && good.murmur.call == "present")
+        // Murmur p = 0.5 exactly lies in [0.4, 0.6): unknown, though the recording is fine.
+        let close = a.assess(features(rms: 3, snr: 1), duration: 20)
+        #expect(close.quality.acceptable && close.murmur.call == "unknown" && close.murmur.confidence == nil)
+        #expect(good.summary.hasPrefix("quality very good (acceptable, "))
+    }
+
+    @Test func aRecordingTooShortForTheFeaturesIsVeryBadAndSaysWhy() throws {
+        let a = try assessor()
+        let short = a.unassessable(duration: 1.23, DSPError(.tooShort, "too short"))
+        #expect(short.quality.grade == .veryBad && !short.quality.acceptable && short.quality.probability == nil)
+        #expect(short.reason?.hasPrefix("1.2 s, too short to assess") == true && short.advice?.contains("at least 10 s") == true)
+        #expect(short.abnormal.call == "unsure" && short.murmur.call == "unknown")
+    }
+
+    @Test func thePatientsMurmurCallCombinesTheLocations() {
+        #expect(Assessor.patientMurmur(["absent", "present", "unknown"]) == "present")
+        #expect(Assessor.patientMurmur(["absent", "absent"]) == "absent")
+        #expect(Assessor.patientMurmur(["absent", "unknown"]) == "unknown")
+        #expect(Assessor.patientMurmur([]) == "unknown")
+    }
+
+    @Test func aModelForAnotherTaskOrFeatureSetIsRefused() throws {
+        let grades = #", "grades": [0.2, 0.4, 0.6, 0.8]"#
+        #expect(throws: ModelError.self) {
+            try Assessor(quality: Self.model(Self.file(task: "abnormal", extra: grades)), abnormal: Self.model(Self.file(task: "abnormal")),
+                         murmur: Self.model(Self.file(task: "murmur")))
+        }
+        #expect(throws: ModelError.self) {
+            try Assessor(quality: Self.model(Self.file(task: "quality", features: ["made_up"], extra: grades)),
+                         abnormal: Self.model(Self.file(task: "abnormal")), murmur: Self.model(Self.file(task: "murmur")))
+        }
+    }
+}

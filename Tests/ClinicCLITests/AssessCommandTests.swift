@@ -1,0 +1,63 @@
+import ClinicAudio
+import Foundation
+import Testing
+
+/// `clinic assess`, and the assessment `add-recording` stores, as a nurse runs them.
+@Suite struct AssessCommandTests {
+    @Test func filesAreAssessedWithoutAStoreAndABadOneIsNamed() throws {
+        let work = FileManager.default.temporaryDirectory.appending(path: "assess-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+        defer { cleanup(work) }
+        let text = work.appending(path: "notes.wav")
+        try Data("not audio".utf8).write(to: text)
+        let files = [sample("physionet2016_b0001.flac"), sample("circor2022_31737_AV.flac")]
+        let r = try clinic(["assess", "--json"] + files, store: nil)
+        #expect(r.status == 0, "\(r.stderr)")
+        let shown = try #require(r.json as? [[String: Any]])
+        #expect(shown.count == 2)
+        for s in shown {
+            let report = try #require(s["report"] as? [String: Any])
+            let quality = try #require(report["quality"] as? [String: Any])
+            #expect(["very bad", "bad", "ok", "good", "very good"].contains(quality["grade"] as? String ?? ""))
+            let p = try #require(quality["probability"] as? Double)
+            #expect(p > 0 && p < 1)
+            #expect(["normal", "abnormal", "unsure"].contains((report["abnormal"] as? [String: Any])?["call"] as? String ?? ""))
+            #expect(["present", "absent", "unknown"].contains((report["murmur"] as? [String: Any])?["call"] as? String ?? ""))
+            #expect((report["models"] as? [String: String])?.keys.sorted() == ["abnormal", "murmur", "quality"])
+        }
+        let human = try clinic(["assess", files[0], text.path], store: nil)
+        #expect(human.status == 3 && human.stdout.contains("quality ") && human.stderr.contains("notes.wav") && human.stderr.contains("1 of 2"),
+                "\(human.stdout)\(human.stderr)")
+        #expect(try clinic(["assess"], store: nil).status == 64, "nothing to assess is a usage error")
+    }
+
+    @Test func aNewRecordingIsAssessedAndStoredWithItsAssessmentEvenWhenTooShort() throws {
+        let store = try newStore(); defer { cleanup(store) }
+        let patient = try addPatient(store)
+        let added = try clinic(["add-recording", "--patient", patient, "--location", "AV", sample("circor2022_31737_AV.flac")], store: store)
+        #expect(added.status == 0 && added.stderr.contains("Assessment: quality "), "\(added.stderr)")
+        let id = added.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+
+        // 1.2 s: too short for the models, still stored, with an assessment that says why.
+        let short = FileManager.default.temporaryDirectory.appending(path: "short-\(UUID().uuidString).wav")
+        defer { cleanup(short) }
+        try AudioWriter.write(samples: (0..<2_400).map { sin(Double($0) / 7) * 0.3 }, sampleRate: 2_000, format: .wav16, to: short.path)
+        let brief = try clinic(["add-recording", "--patient", patient, "--location", "PV", "--json", short.path], store: store)
+        #expect(brief.status == 0, "\(brief.stderr)")
+        let assessment = try #require((brief.json as? [String: Any])?["assessment"] as? [String: Any])
+        #expect((assessment["quality"] as? [String: Any])?["grade"] as? String == "very bad")
+        #expect((assessment["reason"] as? String)?.hasPrefix("1.2 s, too short to assess") == true, "\(assessment)")
+        #expect((assessment["abnormal"] as? [String: Any])?["call"] as? String == "unsure")
+
+        // Assessed again with the current models: a new assessment; the old one is kept.
+        let again = try clinic(["assess", "--recording", id, "--json"], store: store)
+        #expect(again.status == 0, "\(again.stderr)")
+        let status = try #require(try clinic(["status", "--json"], store: store).json as? [String: Any])
+        #expect(status["changes"] as? Int == 6, "patient, 2 recordings, 3 assessments: \(status)")
+        let show = try clinic(["patient", "show", patient], store: store)
+        #expect(show.stdout.contains("quality very bad (unacceptable)") && show.stdout.contains("Murmur      unknown"), "\(show.stdout)")
+        let shown = try #require(try clinic(["patient", "show", patient, "--json"], store: store).json as? [String: Any])
+        #expect((shown["assessments"] as? [String: Any])?.count == 2 && shown["murmur"] as? String == "unknown")
+        #expect(try clinic(["doctor"], store: store).status == 0)
+    }
+}
