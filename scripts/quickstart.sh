@@ -42,7 +42,7 @@ import_sample() { # patient location file
   local rc=0 said
   said=$("$clinic" add-recording --patient "$1" --location "$2" --operator "Demo nurse" "$3" 2>&1 >/dev/null) || rc=$?
   case $rc in
-    0) echo "   $(basename "$3"): ${said#Stored }";;
+    0) echo "   $(basename "$3"):"; printf '%s\n' "$said" | sed 's/^/      /';;  # stored, and its assessment
     5) echo "   $(basename "$3") is already in the store";;
     *) echo "$said" >&2; exit $rc;;
   esac

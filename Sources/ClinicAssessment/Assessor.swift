@@ -51,12 +51,15 @@ public struct AssessmentReport: Sendable, Equatable, Encodable {
         case quality, abnormal, murmur, advice, reason, durationSeconds = "duration_s", models
     }
 
-    /// The line a nurse reads: grade, decision, classification, confidence.
+    /// The line a nurse reads: grade and decision, then the calls, each with its model's
+    /// probability of the positive class (acceptable, abnormal, murmur present); a call is that
+    /// probability against the model's threshold (docs/assessment.md), not against 0.5.
     public var summary: String {
-        let percent = { (p: Double?) in p.map { "\(Int(($0 * 100).rounded())) %" } ?? "—" }
-        var line = "quality \(quality.grade.label) (\(quality.acceptable ? "acceptable" : "unacceptable"), \(percent(quality.confidence)))"
-        line += "; \(abnormal.call)" + (abnormal.confidence.map { " (\(percent($0)))" } ?? "")
-        line += "; murmur \(murmur.call)" + (murmur.confidence.map { " (\(percent($0)))" } ?? "")
+        let p = { (p: Double?) in p.map { String(format: "p %.2f", $0) } }
+        var line = "quality \(quality.grade.label) (\(quality.acceptable ? "acceptable" : "unacceptable")\(p(quality.probability).map { ", \($0)" } ?? ""))"
+        // An undecided call (unsure, unknown) shows no probability: it is not a finding.
+        line += "; \(abnormal.call)" + (abnormal.confidence != nil ? p(abnormal.probability).map { " (\($0) abnormal)" } ?? "" : "")
+        line += "; murmur \(murmur.call)" + (murmur.confidence != nil ? p(murmur.probability).map { " (\($0) present)" } ?? "" : "")
         return line
     }
 }

@@ -16,6 +16,23 @@ struct SyncSettings: Codable, Equatable {
 
     static func file(_ store: URL) -> URL { store.appending(path: "sync.json") }
 
+    static func checkedServer(_ value: String) throws -> String {
+        guard !value.isEmpty else { throw ClinicError.invalid("Give the server's address, e.g. https://sync.example.org.") }
+        guard let url = URL(string: value), let scheme = url.scheme?.lowercased(), ["http", "https"].contains(scheme), url.host != nil,
+              url.user == nil, url.query == nil else {
+            throw ClinicError.invalid("The server address must be http:// or https:// with a host and no user or query, e.g. https://sync.example.org.")
+        }
+        return value
+    }
+
+    static func checkedToken(_ value: String) throws -> String {
+        let token = value.trimmingCharacters(in: .whitespaces)
+        guard !token.isEmpty, token.unicodeScalars.allSatisfy({ $0.isASCII && $0.value > 32 && $0.value < 127 }) else {
+            throw ClinicError.invalid("The token must be the printable text the administrator gave (from clinic-server enroll).")
+        }
+        return token
+    }
+
     static func load(_ store: URL) throws -> SyncSettings {
         let url = file(store)
         guard FileManager.default.fileExists(atPath: url.path) else { return SyncSettings() }
@@ -73,23 +90,14 @@ struct ConfigCommand: ParsableCommand {
             var settings = try SyncSettings.load(storeOptions.url)
             switch key {
             case "server":
-                guard let value, !value.isEmpty else { throw ClinicError.invalid("Give the server's address, e.g. https://sync.example.org.") }
-                guard let url = URL(string: value), let scheme = url.scheme?.lowercased(), ["http", "https"].contains(scheme), url.host != nil,
-                      url.user == nil, url.query == nil else {
-                    throw ClinicError.invalid("The server address must be http:// or https:// with a host and no user or query, e.g. https://sync.example.org.")
-                }
-                settings.server = value
+                settings.server = try SyncSettings.checkedServer(value ?? "")
             case "token":
                 var token = value ?? "-"
                 if token == "-" {
                     if isatty(0) == 1 { Output.note("Paste the device token, then press Enter:") }
                     token = readLine(strippingNewline: true) ?? ""
                 }
-                token = token.trimmingCharacters(in: .whitespaces)
-                guard !token.isEmpty, token.unicodeScalars.allSatisfy({ $0.isASCII && $0.value > 32 && $0.value < 127 }) else {
-                    throw ClinicError.invalid("The token must be the printable text the administrator gave (from clinic-server enroll).")
-                }
-                settings.token = token
+                settings.token = try SyncSettings.checkedToken(token)
             case "ca-file":
                 if let value, !value.isEmpty {
                     let path = (value as NSString).expandingTildeInPath
@@ -142,9 +150,14 @@ struct SyncCommand: ParsableCommand {
     @Flag(help: "Also download the audio of recordings made on other devices.") var withAudio = false
     @Option(help: ArgumentHelp("A PEM file of the CA that signed the server's certificate (overrides the saved one).", valueName: "file"))
     var caFile: String?
+    @Option(help: ArgumentHelp("The server for this run only (instead of the saved one).", valueName: "url")) var server: String?
+    @Option(help: ArgumentHelp("The device token for this run only. Other users can see a command line: prefer `clinic config set token`.",
+                               valueName: "token")) var token: String?
 
     func run() throws {
         var settings = try SyncSettings.load(storeOptions.url)
+        if let server { settings.server = try SyncSettings.checkedServer(server) }
+        if let token { settings.token = try SyncSettings.checkedToken(token) }
         guard settings.server != nil else {
             throw ClinicError.invalid("No server is set. Run `clinic config set server URL`, then `clinic config set token`.")
         }

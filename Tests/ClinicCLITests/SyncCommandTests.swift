@@ -112,8 +112,15 @@ import Testing
             // A third laptop synced without audio: exporting the recording downloads that file.
             let c = try newStore()
             defer { cleanup(c) }
-            try server.enroll(c)
-            #expect(try clinic(["sync"], store: c).status == 0)
+            // Server and token for one run, on the command line; nothing saved.
+            let enrolled = try Server.admin(["device", "enroll", "--site", "Test clinic", "--device-id",
+                                             try #require(json(try clinic(["status", "--json"], store: c))["device_id"] as? String)], server.data)
+            let cToken = enrolled.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+            let once = try clinic(["sync", "--server", server.url, "--token", cToken], store: c)
+            #expect(once.status == 0 && once.stdout.contains("received 3 change(s)"), "\(once.stdout)\(once.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: c.appending(path: "sync.json").path), "a one-run server and token are not saved")
+            #expect(try clinic(["config", "set", "server", server.url], store: c).status == 0)
+            #expect(try clinic(["config", "set", "token"], store: c, input: cToken + "\n").status == 0)
             let fetchedFile = FileManager.default.temporaryDirectory.appending(path: "clinic-export-\(UUID().uuidString).flac")
             defer { cleanup(fetchedFile) }
             let fetched = try clinic(["recording", "export", recording, "--out", fetchedFile.path], store: c)
