@@ -158,7 +158,7 @@ let package = Package(
         ),
         // Test helpers shared by test targets: a fault-injecting TCP proxy, a seeded generator.
         .target(name: "ClinicTestSupport", path: "Tests/Support"),
-        .testTarget(name: "ClinicCLITests", dependencies: ["ClinicCore", "ClinicAudio", "ClinicTestSupport"]),
+        .testTarget(name: "ClinicCLITests", dependencies: ["ClinicCore", "ClinicAudio", "ClinicAssessment", "ClinicTestSupport"]),
         .testTarget(name: "ClinicSyncTests", dependencies: ["ClinicSync"]),
         .testTarget(name: "ClinicAssessmentTests", dependencies: ["ClinicAssessment", "ClinicAudio"]),
         // The transport against a real clinic-server on 127.0.0.1 and a fake one that answers badly,

@@ -1391,7 +1391,9 @@ def main():
     km, sm = pick_winner(rm, lambda k: float(wa(k)[0]))
     cm = rm["cand"][km]
     lo, hi, gate = pe[km]["full_rule"]
-    extra = {"positive": "present", "negative": "absent"}
+    # quality_gate: whether a recording the quality model finds unacceptable is left out of
+    # the patient's call (and called unknown itself), as the rule was chosen.
+    extra = {"positive": "present", "negative": "absent", "quality_gate": bool(gate)}
     if lo < hi:  # optional in the format; absent when the chosen band is empty
         extra["uncertain"] = [lo, hi]
     doc_m = export("murmur", cm["model"], cm["platt"], hi, names, extra)

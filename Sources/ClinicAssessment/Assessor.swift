@@ -135,7 +135,7 @@ public struct Assessor: Sendable {
 
         let pm = murmur.probability(value)
         let m: AssessmentReport.Call
-        if !acceptable {
+        if !acceptable && murmurGate {
             m = .init(probability: pm, call: "unknown", confidence: nil)
         } else if let u = murmur.file.uncertain, pm >= u[0], pm < u[1] {
             m = .init(probability: pm, call: "unknown", confidence: nil)
@@ -167,9 +167,18 @@ public struct Assessor: Sendable {
             advice: advice, reason: reason, durationSeconds: duration, models: models)
     }
 
-    /// A patient's murmur call from the calls of their recordings (one per location): present
-    /// when any recording's is; absent when every recording was assessed and none is; else
-    /// unknown (no recording, or some too poor or too close to call).
+    /// Whether the murmur call waits for acceptable quality (the murmur model's `quality_gate`).
+    public var murmurGate: Bool { murmur.file.qualityGate ?? true }
+
+    /// A patient's murmur call from their recordings' (one per location), as the murmur model
+    /// was trained to be scored: recordings of unacceptable quality are left out when the
+    /// model's quality gate is on; then present when any call is present, unknown when any is
+    /// unknown (too close to call, not assessable) or none is left, else absent.
+    public func patientMurmur(_ recordings: [(call: String, acceptable: Bool)]) -> String {
+        Self.patientMurmur(recordings.filter { $0.acceptable || !murmurGate }.map(\.call))
+    }
+
+    /// The rule on calls alone: present if any; absent when there are some and all are absent; else unknown.
     public static func patientMurmur(_ calls: [String]) -> String {
         if calls.contains("present") { return "present" }
         if !calls.isEmpty && calls.allSatisfy({ $0 == "absent" }) { return "absent" }

@@ -25,6 +25,9 @@ public struct ModelFile: Sendable, Decodable, Equatable {
     public var grades: [Double]?
     /// Optional: p in `[lo, hi)` is too close to call (murmur: "unknown").
     public var uncertain: [Double]?
+    /// Murmur: whether a recording the quality model finds unacceptable is called unknown and
+    /// left out of the patient's call (absent: true), as training chose the rule.
+    public var qualityGate: Bool?
     public var card: String?
 
     public enum Kind: String, Sendable, Decodable { case logistic, gbdt }
@@ -61,7 +64,7 @@ public struct ModelFile: Sendable, Decodable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case format, formatVersion = "format_version", task, name, version, featureSet = "feature_set", features, impute, mean, scale
-        case kind, logistic, gbdt, platt, threshold, positive, negative, grades, uncertain, card
+        case kind, logistic, gbdt, platt, threshold, positive, negative, grades, uncertain, qualityGate = "quality_gate", card
     }
 }
 

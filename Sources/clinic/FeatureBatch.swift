@@ -32,24 +32,8 @@ struct FeatureBatch {
     }
 
     func run() throws {
-        let manifestURL = URL(fileURLWithPath: manifest)
-        let text: String
-        do {
-            text = try String(contentsOf: manifestURL, encoding: .utf8)
-        } catch {
-            throw ClinicError(.invalidInput, "Cannot read the manifest \(manifest): it is missing, unreadable or not UTF-8 text.")
-        }
-        let table = CSV.parse(text)
-        guard let header = table.first, let pathColumn = header.firstIndex(of: "path") else {
-            throw ClinicError(.invalidInput, "The manifest has no `path` column in its first line (see ../shared/data/manifest.csv for the format).")
-        }
-        let rows = Array(table.dropFirst())
-        guard !rows.isEmpty else { throw ClinicError(.invalidInput, "The manifest lists no recordings.") }
-        let rootURL = root.map { URL(fileURLWithPath: $0) } ?? manifestURL.deletingLastPathComponent()
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: rootURL.path, isDirectory: &isDirectory), isDirectory.boolValue else {
-            throw ClinicError(.invalidInput, "The --root folder \(rootURL.path) does not exist.")
-        }
+        let manifest = try Manifest(self.manifest, root: root)
+        let (header, rows, pathColumn, rootURL) = (manifest.header, manifest.rows, manifest.pathColumn, manifest.root)
         let outURL = URL(fileURLWithPath: out)
         let featureSet = set
         let progress = Progress(total: rows.count, show: !json)
@@ -106,10 +90,9 @@ struct FeatureBatch {
 
     /// The features of one manifest row, or why there are none (never throws: the batch goes on).
     static func features(of row: [String], pathColumn: Int, root: URL, set: FeatureSet) -> Result<[Double], RowError> {
-        guard pathColumn < row.count, !row[pathColumn].isEmpty else {
+        guard let path = Manifest.path(row, pathColumn, root) else {
             return .failure(RowError(message: "The manifest row has no path."))
         }
-        let path = row[pathColumn].hasPrefix("/") ? row[pathColumn] : root.appending(path: row[pathColumn]).path
         do {
             return .success(try FeaturesCommand.analyze(set, file: path).analysis.features.values)
         } catch let error as ClinicError {
@@ -133,6 +116,50 @@ struct FeatureBatch {
             try? FileManager.default.removeItem(at: temporary)
             throw ClinicError(.io, "Cannot write \(url.path): check that its folder exists and is writable.")
         }
+    }
+}
+
+/// A manifest in the format of ../shared/data/manifest.csv: a header with a `path` column
+/// (relative to `root`, by default the manifest's folder), one row per recording.
+struct Manifest {
+    var header: [String]
+    var rows: [[String]]
+    var pathColumn: Int
+    var root: URL
+
+    init(_ manifest: String, root: String?) throws {
+        let manifestURL = URL(fileURLWithPath: manifest)
+        let text: String
+        do {
+            text = try String(contentsOf: manifestURL, encoding: .utf8)
+        } catch {
+            throw ClinicError(.invalidInput, "Cannot read the manifest \(manifest): it is missing, unreadable or not UTF-8 text.")
+        }
+        let table = CSV.parse(text)
+        guard let header = table.first, let pathColumn = header.firstIndex(of: "path") else {
+            throw ClinicError(.invalidInput, "The manifest has no `path` column in its first line (see ../shared/data/manifest.csv for the format).")
+        }
+        rows = Array(table.dropFirst())
+        guard !rows.isEmpty else { throw ClinicError(.invalidInput, "The manifest lists no recordings.") }
+        self.root = root.map { URL(fileURLWithPath: $0) } ?? manifestURL.deletingLastPathComponent()
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: self.root.path, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw ClinicError(.invalidInput, "The --root folder \(self.root.path) does not exist.")
+        }
+        self.header = header
+        self.pathColumn = pathColumn
+    }
+
+    /// A row's file (absolute, or below the root); nil when the row has none.
+    static func path(_ row: [String], _ pathColumn: Int, _ root: URL) -> String? {
+        guard pathColumn < row.count, !row[pathColumn].isEmpty else { return nil }
+        return row[pathColumn].hasPrefix("/") ? row[pathColumn] : root.appending(path: row[pathColumn]).path
+    }
+
+    /// A row's value of the named column (nil when the manifest has no such column or the cell is empty).
+    func value(_ row: [String], _ column: String) -> String? {
+        guard let i = header.firstIndex(of: column), i < row.count, !row[i].isEmpty else { return nil }
+        return row[i]
     }
 }
 

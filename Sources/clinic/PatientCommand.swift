@@ -86,8 +86,11 @@ struct PatientCommand: ParsableCommand {
             // Each recording's latest assessment, and the patient's murmur call across the live ones.
             var latest: [UUID: Assessment] = [:]
             for r in recordings { latest[r.id] = try store.assessments(recordingID: r.id).last }
-            let calls = recordings.filter { !$0.deleted }.map { latest[$0.id].flatMap(AssessmentCLI.Stored.init)?.murmur.call ?? "unknown" }
-            let murmur = Assessor.patientMurmur(calls)
+            let calls = recordings.filter { !$0.deleted }.map { r -> (call: String, acceptable: Bool) in
+                let stored = latest[r.id].flatMap(AssessmentCLI.Stored.init)
+                return (stored?.murmur.call ?? "unknown", stored?.quality.acceptable ?? false)
+            }
+            let murmur = try AssessmentCLI.assessor().patientMurmur(calls)
             if output.json {
                 struct Shown: Encodable {
                     var patient: Patient; var recordings: [Recording]; var assessments: [String: Assessment]; var murmur: String
@@ -109,7 +112,7 @@ struct PatientCommand: ParsableCommand {
                 print("  " + RecordingCommand.line(r))
                 if let a = latest[r.id] { print("      " + (AssessmentCLI.Stored(a)?.line ?? "assessment unreadable (\(a.model) \(a.modelVersion))")) }
             }
-            print("Murmur      \(murmur) (across \(calls.count) recording(s); present if any recording's is)")
+            print("Murmur      \(murmur) (from \(calls.count) recording(s); present if any recording's is)")
         }
     }
 

@@ -94,6 +94,23 @@ import Testing
         #expect(short.abnormal.call == "unsure" && short.murmur.call == "unknown")
     }
 
+    /// With the murmur model's quality gate off (as training may choose), a poor recording still
+    /// gets a murmur call and counts for the patient; with it on, it is unknown and left out.
+    @Test func theQualityGateDecidesWhetherAPoorRecordingGetsAMurmurCall() throws {
+        let grades = #", "grades": [0.2, 0.4, 0.6, 0.8]"#
+        let open = try Assessor(quality: Self.model(Self.file(task: "quality", extra: grades)), abnormal: Self.model(Self.file(task: "abnormal")),
+                                murmur: Self.model(Self.file(task: "murmur", extra: #", "quality_gate": false"#)))
+        let gated = try assessor()
+        #expect(!open.murmurGate && gated.murmurGate)
+        // z = -1 + (0 - 1) / 2 + (3 - 1) / 2 = -0.5 for every model: p 0.38, unacceptable, murmur absent (no band).
+        let poor = features(rms: 0, snr: 3)
+        let a = open.assess(poor, duration: 20), b = gated.assess(poor, duration: 20)
+        #expect(!a.quality.acceptable && a.abnormal.call == "unsure" && a.murmur.call == "absent" && b.murmur.call == "unknown")
+        let recordings: [(call: String, acceptable: Bool)] = [("present", false), ("absent", true)]
+        #expect(open.patientMurmur(recordings) == "present" && gated.patientMurmur(recordings) == "absent")
+        #expect(gated.patientMurmur([("present", false)]) == "unknown", "no recording left")
+    }
+
     @Test func thePatientsMurmurCallCombinesTheLocations() {
         #expect(Assessor.patientMurmur(["absent", "present", "unknown"]) == "present")
         #expect(Assessor.patientMurmur(["absent", "absent"]) == "absent")
@@ -111,5 +128,42 @@ import Testing
             try Assessor(quality: Self.model(Self.file(task: "quality", features: ["made_up"], extra: grades)),
                          abnormal: Self.model(Self.file(task: "abnormal")), murmur: Self.model(Self.file(task: "murmur")))
         }
+    }
+}
+
+/// The figures `clinic evaluate` prints, on hand-made cases with known answers.
+@Suite struct EvaluationTests {
+    @Test func aucCountsTiesAsHalfAndNeedsBothClasses() {
+        #expect(EvaluationReport.auc([(0.9, true), (0.1, false)]) == 1)
+        #expect(EvaluationReport.auc([(0.1, true), (0.9, false)]) == 0)
+        #expect(EvaluationReport.auc([(0.5, true), (0.5, false)]) == 0.5)
+        // Positives 0.8, 0.4; negatives 0.4, 0.2: pairs (0.8>0.4) (0.8>0.2) (0.4=0.4: 1/2) (0.4>0.2) = 3.5 / 4.
+        #expect(EvaluationReport.auc([(0.8, true), (0.4, true), (0.4, false), (0.2, false)]) == 0.875)
+        #expect(EvaluationReport.auc([(0.8, true)]) == nil)
+    }
+
+    @Test func weightedAccuracyWeighsPresentFiveUnknownThreeAbsentOne() {
+        // Labels: 1 present (right), 1 unknown (wrong), 2 absent (1 right): (5 + 0 + 1) / (5 + 3 + 2).
+        let pairs = [("present", "present"), ("unknown", "absent"), ("absent", "absent"), ("absent", "present")]
+        #expect(abs(EvaluationReport.weightedAccuracy(pairs) - 0.6) < 1e-12)
+    }
+
+    @Test func unsureRecordingsAreCountedNotScoredAndPatientsCombineTheirRecordings() throws {
+        let a = try ModelTests().assessor()
+        func row(_ patient: String, quality: String? = nil, abnormal: Int? = nil, murmur: String? = nil, at: String? = nil, rms: Double) -> EvaluatedRecording {
+            EvaluatedRecording(dataset: "circor2022", patient: patient, quality: quality, abnormal: abnormal, murmur: murmur, murmurAtLocation: at,
+                               report: a.assess(ModelTests().features(rms: rms, snr: 5), duration: 20))
+        }
+        // rms 5: p 0.95 (acceptable, abnormal, murmur present); rms -3: z = -1 - 2 + 2 = -1, p 0.27 (unacceptable: unsure, unknown).
+        let rows = [row("p1", quality: "acceptable", abnormal: 1, murmur: "present", at: "present", rms: 5),
+                    row("p1", quality: "unacceptable", abnormal: 0, murmur: "present", at: "absent", rms: -3),
+                    row("p2", quality: "acceptable", abnormal: 0, murmur: "absent", at: "absent", rms: 5)]
+        let r = EvaluationReport(rows, assessor: a)
+        #expect(r.quality?.n == 3 && r.quality?.accuracy == 1 && r.quality?.balancedAccuracy == 1 && r.quality?.auc == 1)
+        #expect(r.abnormal?.unsure == 1 && r.abnormal?.sensitivity == 1 && r.abnormal?.specificity == 0 && r.abnormal?.macc == 0.5)
+        // p1: present + unknown → present (right); p2: present (wrong, label absent): (5) / (5 + 1).
+        #expect(r.murmur?.n == 2 && abs((r.murmur?.weightedAccuracy ?? 0) - 5.0 / 6.0) < 1e-12)
+        #expect(r.murmur?.recordings == 3 && abs((r.murmur?.recordingAccuracy ?? 0) - 1.0 / 3.0) < 1e-12)
+        #expect(EvaluationReport([], assessor: a) == EvaluationReport(rows.map { var x = $0; x.quality = nil; x.abnormal = nil; x.murmur = nil; x.murmurAtLocation = nil; return x }, assessor: a))
     }
 }

@@ -1,3 +1,4 @@
+import ClinicAssessment
 import ClinicAudio
 import Foundation
 import Testing
@@ -55,9 +56,56 @@ import Testing
         let status = try #require(try clinic(["status", "--json"], store: store).json as? [String: Any])
         #expect(status["changes"] as? Int == 6, "patient, 2 recordings, 3 assessments: \(status)")
         let show = try clinic(["patient", "show", patient], store: store)
-        #expect(show.stdout.contains("quality very bad (unacceptable)") && show.stdout.contains("Murmur      unknown"), "\(show.stdout)")
         let shown = try #require(try clinic(["patient", "show", patient, "--json"], store: store).json as? [String: Any])
-        #expect((shown["assessments"] as? [String: Any])?.count == 2 && shown["murmur"] as? String == "unknown")
+        let latest = try #require(shown["assessments"] as? [String: [String: Any]])
+        #expect(latest.count == 2)
+        // The patient's call is the shipped rule applied to each recording's latest assessment.
+        let calls = latest.values.map { a -> (call: String, acceptable: Bool) in
+            let text = a["result"] as? String ?? "{}"
+            let result = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any] ?? [:]
+            return ((result["murmur"] as? [String: Any])?["call"] as? String ?? "missing",
+                    (result["quality"] as? [String: Any])?["acceptable"] as? Bool ?? false)
+        }
+        let expected = try Assessor.shipped().patientMurmur(calls)
+        #expect(calls.contains { $0.call == "unknown" && !$0.acceptable }, "the short recording is unknown")
+        #expect(shown["murmur"] as? String == expected)
+        #expect(show.stdout.contains("quality very bad (unacceptable)") && show.stdout.contains("Murmur      \(expected)"), "\(show.stdout)")
         #expect(try clinic(["doctor"], store: store).status == 0)
+    }
+
+    @Test func evaluateScoresALabelledManifestAndSkipsTasksWithoutLabels() throws {
+        let work = FileManager.default.temporaryDirectory.appending(path: "evaluate-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+        defer { cleanup(work) }
+        let root = URL(fileURLWithPath: sample("physionet2016_b0001.flac")).deletingLastPathComponent().path
+        let manifest = work.appending(path: "manifest.csv")
+        try """
+            path,dataset,record_id,patient_id,quality,abnormal,murmur,murmur_at_location
+            physionet2016_b0001.flac,physionet2016,b0001,,acceptable,0,,
+            circor2022_13918_AV.flac,circor2022,13918_AV,13918,,,present,present
+            circor2022_13918_PV.flac,circor2022,13918_PV,13918,,,present,present
+            circor2022_31737_AV.flac,circor2022,31737_AV,31737,,,absent,absent
+            missing.flac,circor2022,1_AV,1,,,absent,absent
+
+            """.write(to: manifest, atomically: true, encoding: .utf8)
+        let r = try clinic(["evaluate", "--manifest", manifest.path, "--root", root, "--jobs", "2", "--json"], store: nil)
+        #expect(r.status == 0, "\(r.stderr)")
+        let json = try #require(r.json as? [String: Any])
+        #expect(json["recordings"] as? Int == 5 && json["assessed"] as? Int == 4 && json["failed"] as? Int == 1)
+        let quality = try #require(json["quality"] as? [String: Any])
+        #expect(quality["n"] as? Int == 1 && quality["auc"] is NSNull == false)
+        #expect((quality["physionet"] as? [String: Any])?["n"] as? Int == 1)
+        let abnormal = try #require(json["abnormal"] as? [String: Any])
+        #expect(abnormal["n"] as? Int == 1)
+        let murmur = try #require(json["murmur"] as? [String: Any])
+        #expect(murmur["n"] as? Int == 2 && murmur["recordings"] as? Int == 3, "two patients, three recordings: \(murmur)")
+        let wa = try #require(murmur["weighted_accuracy"] as? Double)
+        #expect(wa >= 0 && wa <= 1)
+        // No labels at all: every task skipped.
+        let bare = work.appending(path: "bare.csv")
+        try "path\nphysionet2016_b0001.flac\n".write(to: bare, atomically: true, encoding: .utf8)
+        let none = try clinic(["evaluate", "--manifest", bare.path, "--root", root], store: nil)
+        #expect(none.status == 0 && none.stdout.contains("no labels"), "\(none.stdout)")
+        #expect(try clinic(["evaluate", "--manifest", bare.path, "--root", "/nonexistent"], store: nil).status == 3)
     }
 }

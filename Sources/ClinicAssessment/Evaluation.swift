@@ -1,0 +1,173 @@
+import Foundation
+
+/// One labelled recording's assessment, for `clinic evaluate`: the manifest's labels (nil:
+/// not labelled) beside what the models said.
+public struct EvaluatedRecording: Sendable {
+    public var dataset: String
+    /// The patient (the same key for every recording of one patient).
+    public var patient: String
+    /// `acceptable` or `unacceptable`.
+    public var quality: String?
+    /// 1 abnormal, 0 normal.
+    public var abnormal: Int?
+    /// Patient level: `present`, `absent` or `unknown`.
+    public var murmur: String?
+    /// This location: `present` or `absent`.
+    public var murmurAtLocation: String?
+    public var report: AssessmentReport
+
+    public init(dataset: String, patient: String, quality: String?, abnormal: Int?, murmur: String?, murmurAtLocation: String?,
+                report: AssessmentReport) {
+        self.dataset = dataset
+        self.patient = patient
+        self.quality = quality
+        self.abnormal = abnormal
+        self.murmur = murmur
+        self.murmurAtLocation = murmurAtLocation
+        self.report = report
+    }
+}
+
+/// The figures `clinic evaluate` prints, one object per task (absent when no row has its label).
+public struct EvaluationReport: Sendable, Encodable, Equatable {
+    public struct Quality: Sendable, Encodable, Equatable {
+        public var n: Int
+        public var accuracy: Double
+        public var balancedAccuracy: Double
+        /// Of P(acceptable); a recording that could not be assessed counts as 0.
+        public var auc: Double?
+        /// `confusion[label][prediction]`.
+        public var confusion: [String: [String: Int]]
+        /// The same on PhysioNet 2016 alone (its labels are the challenge's; PASCAL's are artifacts only).
+        public var physionet: Physionet?
+        enum CodingKeys: String, CodingKey { case n, accuracy, balancedAccuracy = "balanced_accuracy", auc, confusion, physionet }
+    }
+
+    public struct Physionet: Sendable, Encodable, Equatable {
+        public var n: Int
+        public var accuracy: Double
+        public var balancedAccuracy: Double
+        public var auc: Double?
+        enum CodingKeys: String, CodingKey { case n, accuracy, balancedAccuracy = "balanced_accuracy", auc }
+    }
+
+    public struct Abnormal: Sendable, Encodable, Equatable {
+        public var n: Int
+        /// Over recordings given a call (normal or abnormal).
+        public var sensitivity: Double?
+        public var specificity: Double?
+        /// The mean of the two (PhysioNet 2016's MAcc).
+        public var macc: Double?
+        /// Of P(abnormal) over every assessed recording, unsure ones included.
+        public var auc: Double?
+        /// Recordings called unsure (unacceptable quality, or not assessable).
+        public var unsure: Int
+        public var confusion: [String: [String: Int]]
+        enum CodingKeys: String, CodingKey { case n, sensitivity, specificity, macc, auc, unsure, confusion }
+    }
+
+    public struct Murmur: Sendable, Encodable, Equatable {
+        /// Patients with a murmur label.
+        public var n: Int
+        /// The 2022 challenge's weighted accuracy at patient level (present 5, unknown 3, absent 1).
+        public var weightedAccuracy: Double
+        /// `confusion[label][prediction]`, patients.
+        public var confusion: [String: [String: Int]]
+        /// Recordings with a label at their location, and the share called correctly (unknown counts as wrong).
+        public var recordings: Int
+        public var recordingAccuracy: Double?
+        enum CodingKeys: String, CodingKey {
+            case n, weightedAccuracy = "weighted_accuracy", confusion, recordings, recordingAccuracy = "recording_accuracy"
+        }
+    }
+
+    public var quality: Quality?
+    public var abnormal: Abnormal?
+    public var murmur: Murmur?
+
+    /// The figures of `rows`; patients' murmur calls by `assessor`'s rule.
+    public init(_ rows: [EvaluatedRecording], assessor: Assessor) {
+        let q = rows.filter { $0.quality != nil }
+        if !q.isEmpty {
+            let physionet = q.filter { $0.dataset == "physionet2016" }
+            let figures = Self.qualityFigures(q)
+            quality = Quality(n: q.count, accuracy: figures.accuracy, balancedAccuracy: figures.balanced, auc: figures.auc,
+                              confusion: Self.confusion(q.map { ($0.quality!, $0.report.quality.acceptable ? "acceptable" : "unacceptable") }),
+                              physionet: physionet.isEmpty ? nil : {
+                                  let f = Self.qualityFigures(physionet)
+                                  return Physionet(n: physionet.count, accuracy: f.accuracy, balancedAccuracy: f.balanced, auc: f.auc)
+                              }())
+        }
+        let a = rows.filter { $0.abnormal != nil }
+        if !a.isEmpty {
+            let decided = a.filter { $0.report.abnormal.call != "unsure" }
+            let positives = decided.filter { $0.abnormal == 1 }, negatives = decided.filter { $0.abnormal == 0 }
+            let se = positives.isEmpty ? nil : Double(positives.filter { $0.report.abnormal.call == "abnormal" }.count) / Double(positives.count)
+            let sp = negatives.isEmpty ? nil : Double(negatives.filter { $0.report.abnormal.call == "normal" }.count) / Double(negatives.count)
+            let scored = a.compactMap { r in r.report.abnormal.probability.map { ($0, r.abnormal == 1) } }
+            abnormal = Abnormal(n: a.count, sensitivity: se, specificity: sp, macc: se.flatMap { se in sp.map { (se + $0) / 2 } },
+                                auc: Self.auc(scored), unsure: a.count - decided.count,
+                                confusion: Self.confusion(a.map { ($0.abnormal == 1 ? "abnormal" : "normal", $0.report.abnormal.call) }))
+        }
+        let m = rows.filter { $0.murmur != nil }
+        if !m.isEmpty {
+            // Patient level: the label is the patient's; the call combines their recordings.
+            var patients: [String: (label: String, calls: [(call: String, acceptable: Bool)])] = [:]
+            for r in m {
+                patients["\(r.dataset)/\(r.patient)", default: (r.murmur!, [])].calls.append((r.report.murmur.call, r.report.quality.acceptable))
+            }
+            let pairs = patients.values.map { ($0.label, assessor.patientMurmur($0.calls)) }
+            let located = rows.filter { $0.murmurAtLocation != nil }
+            murmur = Murmur(n: pairs.count, weightedAccuracy: Self.weightedAccuracy(pairs), confusion: Self.confusion(pairs),
+                            recordings: located.count,
+                            recordingAccuracy: located.isEmpty ? nil
+                                : Double(located.filter { $0.report.murmur.call == $0.murmurAtLocation }.count) / Double(located.count))
+        }
+    }
+
+    enum CodingKeys: String, CodingKey { case quality, abnormal, murmur }
+
+    private static func qualityFigures(_ rows: [EvaluatedRecording]) -> (accuracy: Double, balanced: Double, auc: Double?) {
+        let correct = rows.filter { ($0.quality == "acceptable") == $0.report.quality.acceptable }.count
+        let good = rows.filter { $0.quality == "acceptable" }, poor = rows.filter { $0.quality != "acceptable" }
+        let tpr = good.isEmpty ? nil : Double(good.filter { $0.report.quality.acceptable }.count) / Double(good.count)
+        let tnr = poor.isEmpty ? nil : Double(poor.filter { !$0.report.quality.acceptable }.count) / Double(poor.count)
+        let balanced = [tpr, tnr].compactMap { $0 }.reduce(0, +) / Double(max(1, [tpr, tnr].compactMap { $0 }.count))
+        let auc = Self.auc(rows.map { ($0.report.quality.probability ?? 0, $0.quality == "acceptable") })
+        return (Double(correct) / Double(rows.count), balanced, auc)
+    }
+
+    /// `counts[label][prediction]`.
+    static func confusion(_ pairs: [(label: String, prediction: String)]) -> [String: [String: Int]] {
+        var counts: [String: [String: Int]] = [:]
+        for (label, prediction) in pairs { counts[label, default: [:]][prediction, default: 0] += 1 }
+        return counts
+    }
+
+    /// The area under the ROC curve: the probability that a positive scores above a negative,
+    /// ties counting one half (Mann–Whitney). Nil without both classes.
+    public static func auc(_ scored: [(score: Double, positive: Bool)]) -> Double? {
+        let positives = scored.filter(\.positive).count, negatives = scored.count - positives
+        guard positives > 0, negatives > 0 else { return nil }
+        // Ranks with ties averaged.
+        let sorted = scored.sorted { $0.score < $1.score }
+        var rankSum = 0.0, i = 0
+        while i < sorted.count {
+            var j = i
+            while j + 1 < sorted.count && sorted[j + 1].score == sorted[i].score { j += 1 }
+            let rank = Double(i + j + 2) / 2
+            for k in i...j where sorted[k].positive { rankSum += rank }
+            i = j + 1
+        }
+        return (rankSum - Double(positives) * Double(positives + 1) / 2) / (Double(positives) * Double(negatives))
+    }
+
+    /// The PhysioNet 2022 challenge's murmur weighted accuracy: correct calls weighted by the
+    /// true class (present 5, unknown 3, absent 1) over all patients weighted the same way.
+    public static func weightedAccuracy(_ pairs: [(label: String, prediction: String)]) -> Double {
+        let weight = ["present": 5.0, "unknown": 3.0, "absent": 1.0]
+        let total = pairs.reduce(0) { $0 + (weight[$1.label] ?? 0) }
+        let correct = pairs.reduce(0) { $0 + ($1.label == $1.prediction ? weight[$1.label] ?? 0 : 0) }
+        return total > 0 ? correct / total : 0
+    }
+}
