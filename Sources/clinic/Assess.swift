@@ -77,13 +77,18 @@ enum AssessmentCLI {
 
     /// A stored recording's audio, assessed (from a temporary copy of its stored file).
     static func assess(_ recording: Recording, in store: ClinicStore, with assessor: Assessor) throws -> AssessmentReport {
+        try withStoredAudio(recording, in: store) { try assessor.assess(file: $0) }
+    }
+
+    /// Runs `body` on a temporary copy of a recording's stored audio file (removed after).
+    static func withStoredAudio<T>(_ recording: Recording, in store: ClinicStore, _ body: (String) throws -> T) throws -> T {
         let bytes = try store.audio(of: recording)
-        let copy = FileManager.default.temporaryDirectory.appending(path: "clinic-assess-\(UUID().uuidString).flac")
+        let copy = FileManager.default.temporaryDirectory.appending(path: "clinic-audio-\(UUID().uuidString).flac")
         guard FileManager.default.createFile(atPath: copy.path, contents: Data(bytes), attributes: [.posixPermissions: 0o600]) else {
             throw ClinicError(.io, "Cannot write a temporary copy of the audio in \(copy.deletingLastPathComponent().path).")
         }
         defer { try? FileManager.default.removeItem(at: copy) }
-        return try assessor.assess(file: copy.path)
+        return try body(copy.path)
     }
 
     /// The stored form: kind `assessment`, the models by name, their versions, the report as JSON.

@@ -17,7 +17,7 @@ struct Clinic: ParsableCommand {
         version: "0.1.0",
         subcommands: [
             Init.self, PatientCommand.self, AddRecording.self, RecordingCommand.self,
-            Log.self, Status.self, Doctor.self, FeaturesCommand.self, AssessCommand.self, EvaluateCommand.self,
+            Log.self, Status.self, Doctor.self, FeaturesCommand.self, AssessCommand.self, EvaluateCommand.self, ReportCommand.self,
             ConfigCommand.self, SyncCommand.self, ConflictsCommand.self,
         ]
     )
