@@ -135,7 +135,7 @@ public struct Assessor: Sendable {
 
         let pm = murmur.probability(value)
         let m: AssessmentReport.Call
-        if !acceptable && murmurGate {
+        if !murmurCounts(acceptable: acceptable, grade: grade) {
             m = .init(probability: pm, call: "unknown", confidence: nil)
         } else if let u = murmur.file.uncertain, pm >= u[0], pm < u[1] {
             m = .init(probability: pm, call: "unknown", confidence: nil)
@@ -170,12 +170,19 @@ public struct Assessor: Sendable {
     /// Whether the murmur call waits for acceptable quality (the murmur model's `quality_gate`).
     public var murmurGate: Bool { murmur.file.qualityGate ?? true }
 
-    /// A patient's murmur call from their recordings' (one per location), as the murmur model
-    /// was trained to be scored: recordings of unacceptable quality are left out when the
-    /// model's quality gate is on; then present when any call is present, unknown when any is
-    /// unknown (too close to call, not assessable) or none is left, else absent.
-    public func patientMurmur(_ recordings: [(call: String, acceptable: Bool)]) -> String {
-        Self.patientMurmur(recordings.filter { $0.acceptable || !murmurGate }.map(\.call))
+    /// Whether a recording gets a murmur call and counts for its patient's: never when graded
+    /// very bad (noise, speech, music, clipping score there: a murmur call on them would be a
+    /// finding made of nothing; 1.1 % of CirCor's recordings fall below p 0.1 and 10 % below
+    /// the very-bad cut), and, with the model's quality gate on, only when acceptable.
+    public func murmurCounts(acceptable: Bool, grade: QualityGrade) -> Bool {
+        grade > .veryBad && (acceptable || !murmurGate)
+    }
+
+    /// A patient's murmur call from their recordings' (one per location): recordings that do
+    /// not count (`murmurCounts`) are left out; then present when any call is present, unknown
+    /// when any is unknown (too close to call) or none is left, else absent.
+    public func patientMurmur(_ recordings: [(call: String, acceptable: Bool, grade: QualityGrade)]) -> String {
+        Self.patientMurmur(recordings.filter { murmurCounts(acceptable: $0.acceptable, grade: $0.grade) }.map(\.call))
     }
 
     /// The rule on calls alone: present if any; absent when there are some and all are absent; else unknown.

@@ -112,9 +112,10 @@ public struct EvaluationReport: Sendable, Encodable, Equatable {
         let m = rows.filter { $0.murmur != nil }
         if !m.isEmpty {
             // Patient level: the label is the patient's; the call combines their recordings.
-            var patients: [String: (label: String, calls: [(call: String, acceptable: Bool)])] = [:]
+            var patients: [String: (label: String, calls: [(call: String, acceptable: Bool, grade: QualityGrade)])] = [:]
             for r in m {
-                patients["\(r.dataset)/\(r.patient)", default: (r.murmur!, [])].calls.append((r.report.murmur.call, r.report.quality.acceptable))
+                patients["\(r.dataset)/\(r.patient)", default: (r.murmur!, [])].calls
+                    .append((r.report.murmur.call, r.report.quality.acceptable, r.report.quality.grade))
             }
             let pairs = patients.values.map { ($0.label, assessor.patientMurmur($0.calls)) }
             let located = rows.filter { $0.murmurAtLocation != nil }

@@ -86,9 +86,10 @@ struct PatientCommand: ParsableCommand {
             // Each recording's latest assessment, and the patient's murmur call across the live ones.
             var latest: [UUID: Assessment] = [:]
             for r in recordings { latest[r.id] = try store.assessments(recordingID: r.id).last }
-            let calls = recordings.filter { !$0.deleted }.map { r -> (call: String, acceptable: Bool) in
+            let calls = recordings.filter { !$0.deleted }.map { r -> (call: String, acceptable: Bool, grade: QualityGrade) in
                 let stored = latest[r.id].flatMap(AssessmentCLI.Stored.init)
-                return (stored?.murmur.call ?? "unknown", stored?.quality.acceptable ?? false)
+                return (stored?.murmur.call ?? "unknown", stored?.quality.acceptable ?? false,
+                        QualityGrade.allCases.first { $0.label == stored?.quality.grade } ?? .veryBad)
             }
             let murmur = try AssessmentCLI.assessor().patientMurmur(calls)
             if output.json {

@@ -106,9 +106,13 @@ import Testing
         let poor = features(rms: 0, snr: 3)
         let a = open.assess(poor, duration: 20), b = gated.assess(poor, duration: 20)
         #expect(!a.quality.acceptable && a.abnormal.call == "unsure" && a.murmur.call == "absent" && b.murmur.call == "unknown")
-        let recordings: [(call: String, acceptable: Bool)] = [("present", false), ("absent", true)]
+        let recordings: [(call: String, acceptable: Bool, grade: QualityGrade)] = [("present", false, .bad), ("absent", true, .good)]
         #expect(open.patientMurmur(recordings) == "present" && gated.patientMurmur(recordings) == "absent")
-        #expect(gated.patientMurmur([("present", false)]) == "unknown", "no recording left")
+        #expect(gated.patientMurmur([("present", false, .bad)]) == "unknown", "no recording left")
+        // Very bad never counts, gate or not, and gets no murmur call of its own.
+        #expect(open.patientMurmur([("present", false, .veryBad), ("absent", true, .ok)]) == "absent")
+        let veryPoor = open.assess(features(rms: -3, snr: -3), duration: 20)
+        #expect(veryPoor.quality.grade == .veryBad && veryPoor.murmur.call == "unknown" && veryPoor.murmur.confidence == nil)
     }
 
     @Test func thePatientsMurmurCallCombinesTheLocations() {

@@ -60,11 +60,12 @@ import Testing
         let latest = try #require(shown["assessments"] as? [String: [String: Any]])
         #expect(latest.count == 2)
         // The patient's call is the shipped rule applied to each recording's latest assessment.
-        let calls = latest.values.map { a -> (call: String, acceptable: Bool) in
+        let calls = latest.values.map { a -> (call: String, acceptable: Bool, grade: QualityGrade) in
             let text = a["result"] as? String ?? "{}"
             let result = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any] ?? [:]
-            return ((result["murmur"] as? [String: Any])?["call"] as? String ?? "missing",
-                    (result["quality"] as? [String: Any])?["acceptable"] as? Bool ?? false)
+            let quality = result["quality"] as? [String: Any] ?? [:]
+            return ((result["murmur"] as? [String: Any])?["call"] as? String ?? "missing", quality["acceptable"] as? Bool ?? false,
+                    QualityGrade.allCases.first { $0.label == quality["grade"] as? String } ?? .veryBad)
         }
         let expected = try Assessor.shipped().patientMurmur(calls)
         #expect(calls.contains { $0.call == "unknown" && !$0.acceptable }, "the short recording is unknown")
