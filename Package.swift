@@ -112,7 +112,7 @@ let package = Package(
         // Audio front end benchmark (`clinic-audio-bench`): features vs the Python reference, the CLI process.
         .executableTarget(
             name: "clinic-audio-bench",
-            dependencies: ["ClinicAudio"],
+            dependencies: ["ClinicAudio", "ClinicAssessment"],
             path: "Benchmarks/Audio"
         ),
         // Seeded mutation fuzzing of the decoder and the features (`clinic-audio-fuzz`; corpus in Tests/Fixtures/fuzz).

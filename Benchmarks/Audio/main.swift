@@ -17,6 +17,11 @@
 //    process that does nothing (`clinic --version`) and a fresh Python process doing the same.
 // 4. Peak memory (max RSS) of `clinic features` on a 120-second recording. Target: <= 50 MB.
 //    Baseline: `clinic --version`'s max RSS.
+// 5. The whole assessment (issue 12) of a 20-second recording file, one core: decode, features,
+//    the three models. Target: median <= 5 ms. Baseline: assess-v1 of the decoded signal (2.).
+//    And a one-shot `clinic assess FILE` process. Target: <= 50 ms. Baseline: `clinic --version`.
+//    `--assessment-only` runs just these.
+import ClinicAssessment
 import ClinicAudio
 import Foundation
 
@@ -191,6 +196,42 @@ do {
     }
 }
 
+// 5. The whole assessment from the file, one core.
+let assessor = try Assessor.shipped()
+var wholeAssessment: [Double] = [], modelsOnly: [Double] = []
+for path in inputs {
+    var t: [Double] = [], m: [Double] = []
+    let features = try FeatureSet.assessV1.analyze(file: path).analysis.features
+    for _ in 0..<repeats {
+        t.append(try time { _ = try assessor.assess(file: path) })
+        m.append(time { _ = assessor.assess(features, duration: 20) })
+    }
+    wholeAssessment.append(median(t))
+    modelsOnly.append(median(m))
+}
+@MainActor func printAssessment() {
+    print("\n5. the whole assessment of a 20-second 4 kHz file (decode, resample, assess-v1, the three models), one core")
+    print("   median \(ms(median(wholeAssessment)))  p90 \(ms(percentile(wholeAssessment, 0.9)))  target <= 5 ms  \(met(median(wholeAssessment) <= 0.005))")
+    print("   baseline (assess-v1 of the decoded signal, 2.): median \(ms(median(assess)))  ratio \(String(format: "%.2f", median(wholeAssessment) / median(assess)))x;"
+          + "  the models alone: \(String(format: "%.1f", median(modelsOnly) * 1e6)) µs")
+}
+if CommandLine.arguments.contains("--assessment-only") {
+    printAssessment()
+    let clinic = binDir.appending(path: "clinic").path
+    if FileManager.default.isExecutableFile(atPath: clinic) {
+        var oneShot: [Double] = [], idle: [Double] = []
+        for i in 0..<repeats {
+            let r = try run(clinic, ["assess", inputs[i % inputs.count]])
+            guard r.status == 0 else { fatalError("clinic assess failed with exit \(r.status)") }
+            oneShot.append(r.wall)
+            idle.append(try run(clinic, ["--version"]).wall)
+        }
+        print("   one-shot `clinic assess FILE` process: median \(ms(median(oneShot)))  p90 \(ms(percentile(oneShot, 0.9)))  target <= 50 ms  \(met(median(oneShot) <= 0.050))")
+        print("   baseline (`clinic --version`): median \(ms(median(idle)))  assessment costs \(ms(median(oneShot) - median(idle))) over process start")
+    }
+    exit(0)
+}
+
 if CommandLine.arguments.contains("--features-only") {
     print("qaqc-v1 median \(ms(median(qaqc))), assess-v1 median \(ms(median(assess))), STFT median \(ms(median(stft))), library calls alone \(ms(median(floor)))")
     exit(0)
@@ -232,6 +273,7 @@ if let pythonPath {
 print("\n2. full feature set assess-v1 (\(FeatureSet.assessV1.featureNames.count) values + log-mel patches), one core")
 print("   median \(ms(median(assess)))  p90 \(ms(percentile(assess, 0.9)))  target <= 5 ms  \(met(median(assess) <= 0.005))")
 print("   baseline (one STFT magnitude at 4 kHz): median \(ms(median(stft)))  ratio \(String(format: "%.1f", median(assess) / median(stft)))x")
+printAssessment()
 
 // MARK: 3 + 4. the CLI as a process
 let clinic = binDir.appending(path: "clinic").path
