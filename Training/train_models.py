@@ -1412,6 +1412,13 @@ def main():
     write_murmur_card(rm, km, doc_m, pe, truth, ok, qok_all, doc_q, names)
     for t in ("quality", "abnormal", "murmur"):
         log(f"wrote Models/{t}.json, Models/{t}.md")
+    # The checksums `clinic --models DIR` (and CLINIC_MODELS) require beside the model files.
+    import hashlib
+    with open(os.path.join(REPO, "Models", "SHA256SUMS"), "w") as fh:
+        for t in ("abnormal", "murmur", "quality"):
+            with open(os.path.join(REPO, "Models", f"{t}.json"), "rb") as mf:
+                fh.write(f"{hashlib.sha256(mf.read()).hexdigest()}  {t}.json\n")
+    log("wrote Models/SHA256SUMS")
     log("wrote Tests/Fixtures/models/parity.json")
     log("done")
 

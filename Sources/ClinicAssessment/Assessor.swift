@@ -1,4 +1,5 @@
 import ClinicAudio
+import ClinicCore
 import Foundation
 
 /// A recording's quality grade, from P(acceptable) by the quality model's cut points.
@@ -90,13 +91,42 @@ public struct Assessor: Sendable {
         self.murmur = murmur
     }
 
+    public static let tasks = ["quality", "abnormal", "murmur"]
+
     /// The models built into this binary (Models/*.json, embedded at build time).
     public static func shipped() throws(ModelError) -> Assessor {
         func load(_ task: String) throws(ModelError) -> Model {
             guard let json = embeddedModels.first(where: { $0.name == task })?.json else {
                 throw ModelError("this build has no \(task) model")
             }
-            return try Model(json: Data(json.utf8))
+            do { return try Model(json: Data(json.utf8)) } catch { throw ModelError("Models/\(task).json (built in): \(error)") }
+        }
+        return try Assessor(quality: load("quality"), abnormal: load("abnormal"), murmur: load("murmur"))
+    }
+
+    /// Models from a folder (a researcher's retrained `Models/`): `quality.json`,
+    /// `abnormal.json` and `murmur.json`, each checked against the folder's `SHA256SUMS`
+    /// (`sha256sum` format, written by Training/train_models.py) before it is read. Every error
+    /// names the file.
+    public static func load(directory: URL) throws(ModelError) -> Assessor {
+        let sums = directory.appending(path: "SHA256SUMS")
+        guard let text = try? String(contentsOf: sums, encoding: .utf8) else {
+            throw ModelError("\(sums.path) is missing or unreadable: a model folder needs the checksums Training/train_models.py writes")
+        }
+        var expected: [String: String] = [:]
+        for line in text.split(whereSeparator: \.isNewline) {
+            let parts = line.split(separator: " ", maxSplits: 1).map(String.init)
+            guard parts.count == 2, isSHA256Hex(parts[0]) else { throw ModelError("\(sums.path): a line is not `SHA256  file`") }
+            expected[parts[1].trimmingCharacters(in: CharacterSet(charactersIn: " *"))] = parts[0]
+        }
+        func load(_ task: String) throws(ModelError) -> Model {
+            let url = directory.appending(path: "\(task).json")
+            guard let data = FileManager.default.contents(atPath: url.path) else { throw ModelError("\(url.path) is missing or unreadable") }
+            guard let sum = expected["\(task).json"] else { throw ModelError("\(sums.path) has no checksum for \(task).json") }
+            guard sha256Hex([UInt8](data)) == sum else {
+                throw ModelError("\(url.path) does not match its checksum in SHA256SUMS (damaged, or changed after training)")
+            }
+            do { return try Model(json: data) } catch { throw ModelError("\(url.path): \(error)") }
         }
         return try Assessor(quality: load("quality"), abnormal: load("abnormal"), murmur: load("murmur"))
     }

@@ -24,6 +24,8 @@ struct AssessCommand: ParsableCommand {
 
     @OptionGroup var storeOptions: StoreOptions
     @Option(help: "Assess this stored recording again (its id or first 8 or more characters).") var recording: String?
+    @Option(help: ArgumentHelp("Use the models in this folder (quality.json, abnormal.json, murmur.json and SHA256SUMS, as Training/train_models.py writes) instead of the built-in ones; also CLINIC_MODELS.", valueName: "dir"))
+    var models: String?
     @Argument(help: "Audio files to assess (nothing is stored).") var files: [String] = []
     @OptionGroup var output: JSONFlag
 
@@ -34,7 +36,7 @@ struct AssessCommand: ParsableCommand {
     }
 
     func run() throws {
-        let assessor = try AssessmentCLI.assessor()
+        let assessor = try AssessmentCLI.assessor(models: models)
         if let recording {
             let store = try ClinicStore.open(at: storeOptions.url)
             let stored = try store.recording(try store.resolveRecordingID(recording))
@@ -69,7 +71,14 @@ struct AssessCommand: ParsableCommand {
 
 /// The CLI's side of assessment: loading the models, assessing stored audio, and the record stored.
 enum AssessmentCLI {
-    static func assessor() throws -> Assessor {
+    /// The models: from `--models DIR` or `CLINIC_MODELS` when given (a researcher's retrained
+    /// folder, checksums checked), else those built into clinic.
+    static func assessor(models directory: String? = nil) throws -> Assessor {
+        if let directory = directory ?? ProcessInfo.processInfo.environment["CLINIC_MODELS"].flatMap({ $0.isEmpty ? nil : $0 }) {
+            do { return try Assessor.load(directory: URL(fileURLWithPath: (directory as NSString).expandingTildeInPath)) } catch {
+                throw ClinicError(.invalidInput, "The models in \(directory) cannot be used: \(error).")
+            }
+        }
         do { return try Assessor.shipped() } catch {
             throw ClinicError(.integrity, "The assessment models built into clinic cannot be used (\(error)). Reinstall clinic.")
         }

@@ -29,6 +29,8 @@ struct EvaluateCommand: ParsableCommand {
     @Option(help: ArgumentHelp("The folder the manifest's paths are relative to (default: the manifest's folder).", valueName: "dir"))
     var root: String?
     @Option(help: "Files assessed at a time (default: the number of cores).") var jobs: Int?
+    @Option(help: ArgumentHelp("Evaluate the models in this folder (as Training/train_models.py writes them, with SHA256SUMS) instead of the built-in ones; also CLINIC_MODELS.", valueName: "dir"))
+    var models: String?
     @OptionGroup var output: JSONFlag
 
     func validate() throws {
@@ -56,7 +58,7 @@ struct EvaluateCommand: ParsableCommand {
 
     func run() throws {
         let manifest = try Manifest(self.manifest, root: root)
-        let assessor = try AssessmentCLI.assessor()
+        let assessor = try AssessmentCLI.assessor(models: models)
         let rows = manifest.rows
         let progress = Progress(total: rows.count, show: !output.json)
         let started = DispatchTime.now().uptimeNanoseconds

@@ -109,4 +109,24 @@ import Testing
         #expect(none.status == 0 && none.stdout.contains("no labels"), "\(none.stdout)")
         #expect(try clinic(["evaluate", "--manifest", bare.path, "--root", "/nonexistent"], store: nil).status == 3)
     }
+
+    /// Models that cannot be used (here: a folder with a damaged file) never stop a recording
+    /// from being stored: it is kept, without an assessment, and the nurse is told.
+    @Test func aRecordingIsStoredEvenWhenTheModelsCannotRun() throws {
+        let store = try newStore(); defer { cleanup(store) }
+        let broken = FileManager.default.temporaryDirectory.appending(path: "models-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: broken, withIntermediateDirectories: true)
+        defer { cleanup(broken) }
+        try "0000000000000000000000000000000000000000000000000000000000000000  quality.json\n".write(
+            to: broken.appending(path: "SHA256SUMS"), atomically: true, encoding: .utf8)
+        try "{".write(to: broken.appending(path: "quality.json"), atomically: true, encoding: .utf8)
+        let patient = try addPatient(store)
+        let added = try clinic(["add-recording", "--patient", patient, "--location", "AV", sample("circor2022_31737_AV.flac")], store: store,
+                               environment: ["CLINIC_MODELS": broken.path])
+        #expect(added.status == 0 && added.stderr.contains("could not be assessed") && added.stderr.contains("quality.json"), "\(added.stderr)")
+        let status = try #require(try clinic(["status", "--json"], store: store).json as? [String: Any])
+        #expect(status["recordings"] as? Int == 1 && status["changes"] as? Int == 2, "patient and recording, no assessment: \(status)")
+        let assess = try clinic(["assess", "--models", broken.path, sample("circor2022_31737_AV.flac")], store: nil)
+        #expect(assess.status == 3 && assess.stderr.contains("cannot be used") && assess.stderr.contains("does not match its checksum"), "\(assess.stderr)")
+    }
 }
