@@ -521,13 +521,16 @@ W_CLASS = {"present": 5.0, "unknown": 3.0, "absent": 1.0}
 CLASSES = ("present", "unknown", "absent")
 
 
-def patient_best(pat, p, q_ok, gate):
-    """Max p per patient over its recordings (only the acceptable ones when gate); -1 when
-    none counts."""
+def patient_best(pat, p, q_level, gate):
+    """Max p per patient over the recordings that count; -1 when none does. q_level per
+    recording from the shipped quality model: 2 acceptable, 1 unacceptable, 0 very bad
+    (below the first grade cut). A very-bad recording never counts (the product gives it no
+    murmur call: noise, speech and music score there); an unacceptable one counts only with
+    the gate off."""
     best = {}
-    for pid, pi, qi in zip(pat, p, q_ok):
+    for pid, pi, qi in zip(pat, p, q_level):
         best.setdefault(pid, -1.0)
-        if qi or not gate:
+        if qi == 2 or (qi == 1 and not gate):
             best[pid] = max(best[pid], float(pi))
     return best
 
@@ -1157,7 +1160,9 @@ def write_murmur_card(rm, km, doc, pe, truth, ok, qok_all, doc_q, names_g):
           "For one patient, over the recordings that have features"
           + (" and that the quality model calls acceptable (p_quality ≥ "
              f"{doc_q['threshold']:.4f}, `Models/quality.json`)" if gate else "") + ":", "",
-          "1. " + ("no such recording → **unknown**;" if gate else "no recording with features → **unknown**;"),
+          "1. " + ("no such recording → **unknown**;" if gate else
+                 "no recording with features that is not graded very bad (p below the first grade cut: "
+                 "noise, speech, music score there; the product gives those no murmur call) → **unknown**;"),
           "2. else m = the largest murmur p; m ≥ hi → **present**;",
           "3. lo ≤ m < hi → **unknown**;",
           "4. m < lo → **absent**.", "",
@@ -1383,7 +1388,9 @@ def main():
     # ---------------------------------------------------------------- murmur
     log("murmur: nested patient-grouped CV (CirCor)")
     rm = run_task("murmur", ok, X, names, 5, 4)
-    pe, truth = murmur_patient_eval(rm, ok, qok_all)
+    # 2 acceptable, 1 unacceptable, 0 very bad (the product's murmur rule, Assessor.murmurCounts)
+    qlevel_all = np.where(qok_all, 2, np.where(pq_all >= doc_q["grades"][0], 1, 0))
+    pe, truth = murmur_patient_eval(rm, ok, qlevel_all)
     pats = sorted(truth)
     Wp = boot_weights(pats, ["circor"] * len(pats))
     def wa(kind):

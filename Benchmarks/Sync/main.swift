@@ -87,7 +87,7 @@ struct Server {
     let port: Int
     let token: String
     let storage: any ServerStorage
-    let task: Task<Void, any Error>
+    let server: InProcessServer
     let site: String
 
     static func start(_ name: String, device: UUID, chunkBytes: Int = 1 << 20) async throws -> Server {
@@ -104,14 +104,14 @@ struct Server {
         logger.logLevel = .critical  // the server's start and stop lines would break up the figures
         let app = try buildApplication(config, storage: storage, blobs: try FileBlobStorage(root: config.blobs), logger: logger,
                                        onServerRunning: { listening.yield($0) })
-        let task = Task { try await app.run() }
+        let server = InProcessServer(app, logger: logger)
         var it = ports.makeAsyncIterator()
         let port = await it.next()!
-        return Server(url: "http://127.0.0.1:\(port)", port: port, token: token, storage: storage, task: task, site: site.id)
+        return Server(url: "http://127.0.0.1:\(port)", port: port, token: token, storage: storage, server: server, site: site.id)
     }
 
     func stop() async {
-        task.cancel()
+        await server.stop()
         try? await storage.shutdown()
     }
 }

@@ -210,8 +210,7 @@ import Testing
         let (ports, listening) = AsyncStream.makeStream(of: Int.self)
         let app = try buildApplication(liveConfig(f, idle: .seconds(20), read: .seconds(20), connections: 2), storage: f.storage, blobs: f.blobs,
                                        onServerRunning: { listening.yield($0) })
-        let server = Task { try await app.run() }
-        defer { server.cancel() }
+        let server = InProcessServer(app)
         var iterator = ports.makeAsyncIterator()
         let port = try #require(await iterator.next())
         var held: [RawConnection] = []
@@ -224,6 +223,7 @@ import Testing
         #expect(waiting.response(containing: "\"ok\"", within: 1).isEmpty, "a 13th connection was served beyond the limit of 2")
         held.removeAll()  // closes them
         #expect(waiting.response(containing: "\"ok\"", within: 5).hasPrefix("HTTP/1.1 200"))
+        await server.stop()
     }
 
     // MARK: 4. Tokens and echoed names

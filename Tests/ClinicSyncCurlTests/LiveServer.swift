@@ -28,17 +28,17 @@ struct LiveServer {
         let site = try await admin.addSite(name: "Site")
         let (ports, listening) = AsyncStream.makeStream(of: Int.self)
         let app = try buildApplication(config, storage: storage, blobs: try FileBlobStorage(root: config.blobs), onServerRunning: { listening.yield($0) })
-        let task = Task { try await app.run() }
+        let server = InProcessServer(app)
         var iterator = ports.makeAsyncIterator()
         let port = try #require(await iterator.next())
         do {
             try await body(LiveServer(url: "http://127.0.0.1:\(port)", port: port, admin: admin, storage: storage, siteID: site.id, directory: dir))
         } catch {
-            task.cancel()
+            await server.stop()
             try? await storage.shutdown()
             throw error
         }
-        task.cancel()
+        await server.stop()
         try? await storage.shutdown()
     }
 }
