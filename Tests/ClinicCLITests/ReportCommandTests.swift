@@ -1,3 +1,4 @@
+import ClinicTestSupport
 import Foundation
 import Testing
 
@@ -50,16 +51,8 @@ import Testing
     }
 
     func run(_ tool: String, _ arguments: [String]) throws -> (stdout: String, stderr: String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: tool)
-        p.arguments = arguments
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+        let r = try runProcess(URL(fileURLWithPath: tool), arguments)
+        return (r.stdout, r.stderr)
     }
 
     /// Counts pixels within 40 of (0, 87, 184) in a PNG, with only the standard library.

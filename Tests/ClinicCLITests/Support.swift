@@ -1,3 +1,4 @@
+import ClinicTestSupport
 import ClinicCore
 import Foundation
 import Testing
@@ -30,34 +31,14 @@ struct Result {
 /// Runs `clinic` with `arguments` and waits for it.
 @discardableResult
 func clinic(_ arguments: [String], store: URL?, environment: [String: String] = [:], prefix: [String] = [], input: String? = nil) throws -> Result {
-    let process = Process()
-    if prefix.isEmpty {
-        process.executableURL = clinicBinary
-        process.arguments = arguments
-    } else {
-        process.executableURL = URL(fileURLWithPath: prefix[0])
-        process.arguments = Array(prefix.dropFirst()) + [clinicBinary.path] + arguments
-    }
+    let (tool, args) = prefix.isEmpty ? (clinicBinary, arguments)
+        : (URL(fileURLWithPath: prefix[0]), Array(prefix.dropFirst()) + [clinicBinary.path] + arguments)
     var env = ProcessInfo.processInfo.environment
     env["CLINIC_STORE"] = store?.path
     if store == nil { env.removeValue(forKey: "CLINIC_STORE") }
     env.merge(environment) { $1 }
-    process.environment = env
-    let out = Pipe(), err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    let stdin = Pipe()
-    if input != nil { process.standardInput = stdin }
-    try process.run()
-    if let input {
-        stdin.fileHandleForWriting.write(Data(input.utf8))
-        try stdin.fileHandleForWriting.close()
-    }
-    let outData = out.fileHandleForReading.readDataToEndOfFile()
-    let errData = err.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return Result(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-                  stderr: String(decoding: errData, as: UTF8.self))
+    let r = try runProcess(tool, args, environment: env, input: input)
+    return Result(status: r.status, stdout: r.stdout, stderr: r.stderr)
 }
 
 /// A new store in a fresh temporary directory.

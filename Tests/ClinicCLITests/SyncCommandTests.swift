@@ -25,16 +25,8 @@ import Testing
         var url: String { "http://127.0.0.1:\(port)" }
 
         static func admin(_ arguments: [String], _ data: URL) throws -> Result {
-            let p = Process()
-            p.executableURL = SyncCommandTests.serverBinary
-            p.arguments = arguments + ["--data", data.path]
-            let out = Pipe(), err = Pipe()
-            p.standardOutput = out
-            p.standardError = err
-            try p.run()
-            let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
-            p.waitUntilExit()
-            return Result(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+            let r = try runProcess(SyncCommandTests.serverBinary, arguments + ["--data", data.path])
+            return Result(status: r.status, stdout: r.stdout, stderr: r.stderr)
         }
 
         /// Enrols the laptop whose store is `store` and saves server and token in it, the token through standard input.

@@ -1,3 +1,4 @@
+import ClinicTestSupport
 import ClinicCore
 @testable import ClinicServer
 import ClinicSync
@@ -20,16 +21,8 @@ import Testing
     }()
 
     func run(_ args: [String], data: URL) throws -> (Int32, String, String) {
-        let p = Process()
-        p.executableURL = binary
-        p.arguments = args + ["--data", data.path]
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+        let r = try runProcess(binary, args + ["--data", data.path])
+        return (r.status, r.stdout, r.stderr)
     }
 
     @Test func siteAndDeviceLifecycle() async throws {
