@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
-"""The "Candidate: small CNN on log-mel patches (not shipped)" sections of the model cards,
-from ``Training/cnn/results.json`` (written by ``train_cnn.py``). From the repository root:
+"""The long form of the "Candidate: small CNN on log-mel patches (not shipped)" card sections
+(settings, both models side by side, paired differences, per-fold and per-sub-database tables,
+murmur patient confusion), from ``Training/cnn/results.json`` (written by ``train_cnn.py``).
+The cards carry a short form of it. From the repository root:
 
     python3 Training/cnn/card_sections.py            # prints the three sections
     python3 Training/cnn/card_sections.py --append   # appends each to Models/<task>.md,
