@@ -209,6 +209,18 @@ for path in inputs {
     wholeAssessment.append(median(t))
     modelsOnly.append(median(m))
 }
+/// Wall times of `clinic COMMAND FILE` over the inputs, each beside a `clinic --version` (the baseline).
+@MainActor func oneShotTimes(_ clinic: String, _ command: String) throws -> (oneShot: [Double], idle: [Double]) {
+    var oneShot: [Double] = [], idle: [Double] = []
+    for i in 0..<repeats {
+        let r = try run(clinic, [command, inputs[i % inputs.count]])
+        guard r.status == 0 else { fatalError("clinic \(command) failed with exit \(r.status)") }
+        oneShot.append(r.wall)
+        idle.append(try run(clinic, ["--version"]).wall)
+    }
+    return (oneShot, idle)
+}
+
 @MainActor func printAssessment() {
     print("\n5. the whole assessment of a 20-second 4 kHz file (decode, resample, assess-v1, the three models), one core")
     print("   median \(ms(median(wholeAssessment)))  p90 \(ms(percentile(wholeAssessment, 0.9)))  target <= 5 ms  \(met(median(wholeAssessment) <= 0.005))")
@@ -219,13 +231,7 @@ if CommandLine.arguments.contains("--assessment-only") {
     printAssessment()
     let clinic = binDir.appending(path: "clinic").path
     if FileManager.default.isExecutableFile(atPath: clinic) {
-        var oneShot: [Double] = [], idle: [Double] = []
-        for i in 0..<repeats {
-            let r = try run(clinic, ["assess", inputs[i % inputs.count]])
-            guard r.status == 0 else { fatalError("clinic assess failed with exit \(r.status)") }
-            oneShot.append(r.wall)
-            idle.append(try run(clinic, ["--version"]).wall)
-        }
+        let (oneShot, idle) = try oneShotTimes(clinic, "assess")
         print("   one-shot `clinic assess FILE` process: median \(ms(median(oneShot)))  p90 \(ms(percentile(oneShot, 0.9)))  target <= 50 ms  \(met(median(oneShot) <= 0.050))")
         print("   baseline (`clinic --version`): median \(ms(median(idle)))  assessment costs \(ms(median(oneShot) - median(idle))) over process start")
     }
@@ -278,13 +284,7 @@ printAssessment()
 // MARK: 3 + 4. the CLI as a process
 let clinic = binDir.appending(path: "clinic").path
 if FileManager.default.isExecutableFile(atPath: clinic) {
-    var oneShot: [Double] = [], idle: [Double] = []
-    for i in 0..<repeats {
-        let r = try run(clinic, ["features", inputs[i % inputs.count]])
-        guard r.status == 0 else { fatalError("clinic features failed with exit \(r.status)") }
-        oneShot.append(r.wall)
-        idle.append(try run(clinic, ["--version"]).wall)
-    }
+    let (oneShot, idle) = try oneShotTimes(clinic, "features")
     print("\n3. one-shot `clinic features FILE` process (20 s, 4 kHz)")
     print("   median \(ms(median(oneShot)))  p90 \(ms(percentile(oneShot, 0.9)))  target <= 50 ms  \(met(median(oneShot) <= 0.050))")
     print("   baseline (`clinic --version`): median \(ms(median(idle)))  features cost \(ms(median(oneShot) - median(idle))) over process start")

@@ -158,12 +158,6 @@ struct SyncCommand: ParsableCommand {
         var settings = try SyncSettings.load(storeOptions.url)
         if let server { settings.server = try SyncSettings.checkedServer(server) }
         if let token { settings.token = try SyncSettings.checkedToken(token) }
-        guard settings.server != nil else {
-            throw ClinicError.invalid("No server is set. Run `clinic config set server URL`, then `clinic config set token`.")
-        }
-        guard settings.token != nil else {
-            throw ClinicError.invalid("No device token is set. Run `clinic config set token` with the token from the administrator.")
-        }
         let store = try ClinicStore.open(at: storeOptions.url)
         if let caFile { settings.caFile = caFile }
         let report = try Self.run(store: store, settings: settings, configuration: .init(fetchAudio: withAudio), showProgress: !output.json)
@@ -195,8 +189,11 @@ struct SyncCommand: ParsableCommand {
 extension SyncCommand {
     /// One sync run against the saved server, with a progress line on a terminal.
     static func run(store: ClinicStore, settings: SyncSettings, configuration: SyncMachine.Configuration, showProgress: Bool) throws -> SyncReport {
-        guard let server = settings.server, let token = settings.token else {
-            throw ClinicError.invalid("No server or device token is set. Run `clinic config set server URL`, then `clinic config set token`.")
+        guard let server = settings.server else {
+            throw ClinicError.invalid("No server is set. Run `clinic config set server URL`, then `clinic config set token`.")
+        }
+        guard let token = settings.token else {
+            throw ClinicError.invalid("No device token is set. Run `clinic config set token` with the token from the administrator.")
         }
         let transport: CurlTransport
         do {
