@@ -34,6 +34,7 @@ let package = Package(
         .systemLibrary(name: "CFFTW", providers: [.apt(["libfftw3-dev"])]),
         .systemLibrary(name: "CSoxr", providers: [.apt(["libsoxr-dev"])]),
         .systemLibrary(name: "CCurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        .systemLibrary(name: "COpenBLAS", providers: [.apt(["libopenblas-dev"])]),
 
         // ClinicAudio's FMA and AVX2 inner loops (the envelope's first-order filter, glibc
         // libmvec's vector log and exp), chosen at run time: Swift cannot enable FMA or AVX
@@ -60,7 +61,8 @@ let package = Package(
 
         // On-device assessment: the shipped models (Models/*.json, embedded at build time) and the
         // rules that turn their probabilities into a grade and calls. Features in, a report out.
-        .target(name: "ClinicAssessment", dependencies: ["ClinicAudio", "ClinicCore"], plugins: ["EmbedModels"]),
+        // The murmur model's CNN runs on OpenBLAS (sgemm).
+        .target(name: "ClinicAssessment", dependencies: ["ClinicAudio", "ClinicCore", "COpenBLAS"], plugins: ["EmbedModels"]),
 
         // The sync protocol's types and the merge rules, shared by the client and the server;
         // the client's decisions (SyncMachine).

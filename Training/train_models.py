@@ -1105,6 +1105,29 @@ def age(r):
     return r["age_group"] if r["age_group"] not in ("", "nan") else "not given"
 
 
+MURMUR_EXTERNAL = [
+    ("PASCAL 2011: murmur vs normal (incl. noisy)", lambda r: r["dataset"] == "pascal2011"
+     and r["diagnosis"].split("(")[0] in ("murmur", "normal"), lambda r: r["diagnosis"].startswith("murmur")),
+    ("BMD-HS: valve disease (AR/AS/MR/MS/MD) vs normal", lambda r: r["dataset"] == "bmd-hs"
+     and r["abnormal"] in ("0", "1"), lambda r: r["abnormal"] == "1")]
+
+
+def murmur_external_rows(ok, predict, thr, keep=lambda i: True):
+    """The murmur cards' external-check table rows: for each MURMUR_EXTERNAL set, the shipped
+    model's p (predict(list of ok indices) -> p) against the stand-in label at threshold thr."""
+    ext = []
+    for label, sel, pos_fn in MURMUR_EXTERNAL:
+        ii = [i for i, r in enumerate(ok) if sel(r) and keep(i)]
+        if not ii:
+            continue
+        pp = np.asarray(predict(ii), float)
+        yy = np.array([int(pos_fn(ok[i])) for i in ii])
+        me = binary_metrics(pp, yy, pp >= thr, [cluster(ok[i]) for i in ii], ["x"] * len(ii))
+        ext.append([label, len(ii), int(yy.sum()), fmt(me, "auc"), f"{np.mean(pp[yy == 1] >= thr):.3f}",
+                    f"{np.mean(pp[yy == 0] >= thr):.3f}", f"{np.median(pp):.3f}"])
+    return ext
+
+
 def write_murmur_card(rm, km, doc, pe, truth, ok, qok_all, doc_q, names_g):
     c = rm["cand"][km]
     y = rm["y"]
@@ -1203,22 +1226,8 @@ def write_murmur_card(rm, km, doc, pe, truth, ok, qok_all, doc_q, names_g):
           "## Calibration (out-of-fold, shipped, present/absent recordings)", "",
           reliability_md(c["p"][lab], y[lab]), ""]
     # external checks on data sets the murmur model never saw
-    ds = np.array([r["dataset"] for r in ok])
-    ext = []
-    for label, sel, pos_fn in [
-            ("PASCAL 2011: murmur vs normal (incl. noisy)", lambda r: r["dataset"] == "pascal2011"
-             and r["diagnosis"].split("(")[0] in ("murmur", "normal"), lambda r: r["diagnosis"].startswith("murmur")),
-            ("BMD-HS: valve disease (AR/AS/MR/MS/MD) vs normal", lambda r: r["dataset"] == "bmd-hs"
-             and r["abnormal"] in ("0", "1"), lambda r: r["abnormal"] == "1")]:
-        ii = [i for i, r in enumerate(ok) if sel(r)]
-        if not ii:
-            continue
-        _, pp = predict_from_json(doc, [row_features(ok[i], names_g) for i in ii])
-        pp = np.array(pp)
-        yy = np.array([int(pos_fn(ok[i])) for i in ii])
-        me = binary_metrics(pp, yy, pp >= doc["threshold"], [cluster(ok[i]) for i in ii], ["x"] * len(ii))
-        ext.append([label, len(ii), int(yy.sum()), fmt(me, "auc"), f"{np.mean(pp[yy == 1] >= doc['threshold']):.3f}",
-                    f"{np.mean(pp[yy == 0] >= doc['threshold']):.3f}", f"{np.median(pp):.3f}"])
+    ext = murmur_external_rows(ok, lambda ii: predict_from_json(doc, [row_features(ok[i], names_g) for i in ii])[1],
+                               doc["threshold"])
     L += ["## External checks (shipped model, data sets never trained on)", "",
           "Not the same label: PASCAL's 'murmur' class, and BMD-HS valve disease (most of which is "
           "audible as a murmur), are stand-ins for 'murmur present'.", "",

@@ -18,7 +18,7 @@
 // 4. Peak memory (max RSS) of `clinic features` on a 120-second recording. Target: <= 50 MB.
 //    Baseline: `clinic --version`'s max RSS.
 // 5. The whole assessment (issue 12) of a 20-second recording file, one core: decode, features,
-//    the three models. Target: median <= 5 ms. Baseline: assess-v1 of the decoded signal (2.).
+//    the three models (murmur: the CNN on the log-mel patches). Target: median <= 5 ms. Baseline: assess-v1 of the decoded signal (2.).
 //    And a one-shot `clinic assess FILE` process. Target: <= 50 ms. Baseline: `clinic --version`.
 //    `--assessment-only` runs just these.
 import ClinicAssessment
@@ -198,16 +198,19 @@ do {
 
 // 5. The whole assessment from the file, one core.
 let assessor = try Assessor.shipped()
-var wholeAssessment: [Double] = [], modelsOnly: [Double] = []
+var wholeAssessment: [Double] = [], modelsOnly: [Double] = [], networkOnly: [Double] = []
 for path in inputs {
-    var t: [Double] = [], m: [Double] = []
-    let features = try FeatureSet.assessV1.analyze(file: path).analysis.features
+    var t: [Double] = [], m: [Double] = [], n: [Double] = []
+    let analysis = try FeatureSet.assessV1.analyze(file: path).analysis
+    let patches = assessor.murmur.readsPatches ? analysis.logMelPatches : []
     for _ in 0..<repeats {
         t.append(try time { _ = try assessor.assess(file: path) })
-        m.append(time { _ = assessor.assess(features, duration: 20) })
+        m.append(time { _ = assessor.assess(analysis.features, patches: patches, duration: 20) })
+        n.append(time { _ = assessor.murmur.margin(patches: patches) })
     }
     wholeAssessment.append(median(t))
     modelsOnly.append(median(m))
+    networkOnly.append(median(n))
 }
 /// Wall times of `clinic COMMAND FILE` over the inputs, each beside a `clinic --version` (the baseline).
 @MainActor func oneShotTimes(_ clinic: String, _ command: String) throws -> (oneShot: [Double], idle: [Double]) {
@@ -225,7 +228,8 @@ for path in inputs {
     print("\n5. the whole assessment of a 20-second 4 kHz file (decode, resample, assess-v1, the three models), one core")
     print("   median \(ms(median(wholeAssessment)))  p90 \(ms(percentile(wholeAssessment, 0.9)))  target <= 5 ms  \(met(median(wholeAssessment) <= 0.005))")
     print("   baseline (assess-v1 of the decoded signal, 2.): median \(ms(median(assess)))  ratio \(String(format: "%.2f", median(wholeAssessment) / median(assess)))x;"
-          + "  the models alone: \(String(format: "%.1f", median(modelsOnly) * 1e6)) µs")
+          + "  the models alone: \(String(format: "%.1f", median(modelsOnly) * 1e6)) µs,"
+          + " of which the murmur network on the recording's patches: \(String(format: "%.1f", median(networkOnly) * 1e6)) µs")
 }
 if CommandLine.arguments.contains("--assessment-only") {
     printAssessment()

@@ -85,6 +85,11 @@ public struct Assessor: Sendable {
                 throw ModelError("the \(task) model reads \(unknown), which \(Self.featureSet.name) does not compute")
             }
         }
+        // Quality and abnormal decide whether and how the murmur call is made; they must answer
+        // for every recording the features accept, which a cnn cannot for one without a patch.
+        for (task, model) in [("quality", quality), ("abnormal", abnormal)] where model.readsPatches {
+            throw ModelError("the \(task) model is a cnn; this build runs a cnn only for murmur")
+        }
         guard quality.file.grades != nil else { throw ModelError("the quality model has no grade cut points") }
         self.quality = quality
         self.abnormal = abnormal
@@ -142,14 +147,16 @@ public struct Assessor: Sendable {
     public func assess(file path: String) throws -> AssessmentReport {
         let audio = try AudioReader.readMono(path: path, resampledTo: Self.featureSet.analysisRate)
         do {
-            return assess(try Self.featureSet.analyze(resampled: audio).features, duration: audio.duration)
+            let analysis = try Self.featureSet.analyze(resampled: audio)
+            return assess(analysis.features, patches: murmur.readsPatches ? analysis.logMelPatches : [], duration: audio.duration)
         } catch {
             return unassessable(duration: audio.duration, error)
         }
     }
 
-    /// The models' calls on computed features.
-    public func assess(_ features: Features, duration: Double) -> AssessmentReport {
+    /// The models' calls on computed features and, for a cnn murmur model, the recording's
+    /// log-mel patches (`FeatureAnalysis.logMelPatches`; none: the murmur call is unknown).
+    public func assess(_ features: Features, patches: [FrameMatrix] = [], duration: Double) -> AssessmentReport {
         let value = { (name: String) in features[name] }
         let pq = quality.probability(value)
         let cuts = quality.file.grades!
@@ -163,15 +170,17 @@ public struct Assessor: Sendable {
             ? AssessmentReport.Call(probability: pa, call: isAbnormal ? "abnormal" : "normal", confidence: isAbnormal ? pa : 1 - pa)
             : AssessmentReport.Call(probability: pa, call: "unsure", confidence: nil)
 
-        let pm = murmur.probability(value)
+        let pm = murmur.probability(features, patches: patches)
         let m: AssessmentReport.Call
-        if !murmurCounts(acceptable: acceptable, grade: grade) {
-            m = .init(probability: pm, call: "unknown", confidence: nil)
-        } else if let u = murmur.file.uncertain, pm >= u[0], pm < u[1] {
-            m = .init(probability: pm, call: "unknown", confidence: nil)
+        if let pm, murmurCounts(acceptable: acceptable, grade: grade) {
+            if let u = murmur.file.uncertain, pm >= u[0], pm < u[1] {
+                m = .init(probability: pm, call: "unknown", confidence: nil)
+            } else {
+                let present = pm >= murmur.file.threshold
+                m = .init(probability: pm, call: present ? "present" : "absent", confidence: present ? pm : 1 - pm)
+            }
         } else {
-            let present = pm >= murmur.file.threshold
-            m = .init(probability: pm, call: present ? "present" : "absent", confidence: present ? pm : 1 - pm)
+            m = .init(probability: pm, call: "unknown", confidence: nil)
         }
         let advice = acceptable ? nil : "too noisy to interpret: record again at the same site, press the stethoscope more firmly, keep the patient still and the room quiet"
         return AssessmentReport(quality: q, abnormal: a, murmur: m, advice: advice, reason: nil, durationSeconds: duration, models: models)

@@ -1,8 +1,10 @@
+import ClinicAudio
 import Foundation
 
-/// A shipped model as stored in `Models/<task>.json` (format `clinic-model`, version 1; see
+/// A shipped model as stored in `Models/<task>.json` (format `clinic-model`; see
 /// docs/assessment.md): inputs by name, imputation and standardisation, a logistic or
-/// gradient-boosted-trees margin, Platt calibration, and the decision rules.
+/// gradient-boosted-trees margin (version 1), or a small CNN on the log-mel patches (version 2,
+/// `kind` "cnn"); Platt calibration, and the decision rules.
 public struct ModelFile: Sendable, Decodable, Equatable {
     public var format: String
     public var formatVersion: Int
@@ -17,6 +19,7 @@ public struct ModelFile: Sendable, Decodable, Equatable {
     public var kind: Kind
     public var logistic: Logistic?
     public var gbdt: GBDT?
+    public var cnn: CNN?
     public var platt: Platt
     public var threshold: Double
     public var positive: String
@@ -30,7 +33,10 @@ public struct ModelFile: Sendable, Decodable, Equatable {
     public var qualityGate: Bool?
     public var card: String?
 
-    public enum Kind: String, Sendable, Decodable { case logistic, gbdt }
+    public enum Kind: String, Sendable, Decodable { case logistic, gbdt, cnn }
+
+    /// The format versions this build reads: 1 (logistic, gbdt), 2 (adds cnn).
+    public static let formatVersions = 1...2
 
     public struct Logistic: Sendable, Decodable, Equatable {
         public var coef: [Double]
@@ -57,6 +63,36 @@ public struct ModelFile: Sendable, Decodable, Equatable {
         public var v: Double?
     }
 
+    /// A CNN on assess-v1's log-mel patches (`bands × frames` dB values, standardised per band
+    /// with `band_mean` and `band_scale`): each `conv` layer is a `kernel × kernel` convolution
+    /// with zero padding `kernel / 2` (batch norm folded into its weights and bias), ReLU and a
+    /// 2 × 2 max pool; then the mean over the remaining positions, and `dense` to one logit.
+    /// A recording's margin is the logit of the mean of its patches' sigmoids.
+    public struct CNN: Sendable, Decodable, Equatable {
+        public var bands: Int
+        public var frames: Int
+        public var bandMean: [Double]
+        public var bandScale: [Double]
+        public var conv: [Conv]
+        public var dense: Dense
+        enum CodingKeys: String, CodingKey { case bands, frames, bandMean = "band_mean", bandScale = "band_scale", conv, dense }
+    }
+
+    /// One convolution: `weight` is `[out][in][kernel][kernel]`, row-major (PyTorch's order).
+    public struct Conv: Sendable, Decodable, Equatable {
+        public var inChannels: Int
+        public var outChannels: Int
+        public var kernel: Int
+        public var weight: [Double]
+        public var bias: [Double]
+        enum CodingKeys: String, CodingKey { case inChannels = "in", outChannels = "out", kernel, weight, bias }
+    }
+
+    public struct Dense: Sendable, Decodable, Equatable {
+        public var weight: [Double]
+        public var bias: Double
+    }
+
     public struct Platt: Sendable, Decodable, Equatable {
         public var a: Double
         public var b: Double
@@ -64,7 +100,7 @@ public struct ModelFile: Sendable, Decodable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case format, formatVersion = "format_version", task, name, version, featureSet = "feature_set", features, impute, mean, scale
-        case kind, logistic, gbdt, platt, threshold, positive, negative, grades, uncertain, qualityGate = "quality_gate", card
+        case kind, logistic, gbdt, cnn, platt, threshold, positive, negative, grades, uncertain, qualityGate = "quality_gate", card
     }
 }
 
@@ -78,6 +114,8 @@ public struct ModelError: Error, Equatable, CustomStringConvertible {
 /// cannot fail or loop.
 public struct Model: Sendable {
     public let file: ModelFile
+    /// The network of a `cnn` model, ready to run.
+    let network: PatchNetwork?
 
     public init(json: Data) throws(ModelError) {
         let file: ModelFile
@@ -88,11 +126,12 @@ public struct Model: Sendable {
     }
 
     public init(_ file: ModelFile) throws(ModelError) {
-        guard file.format == "clinic-model", file.formatVersion == 1 else {
-            throw ModelError("format \(file.format) version \(file.formatVersion) is not clinic-model version 1")
+        var network: PatchNetwork? = nil
+        guard file.format == "clinic-model", ModelFile.formatVersions.contains(file.formatVersion) else {
+            throw ModelError("format \(file.format) version \(file.formatVersion) is not clinic-model version 1 or 2 (a newer clinic reads it)")
         }
         let n = file.features.count
-        guard n > 0, file.impute.count == n, file.mean.count == n, file.scale.count == n else {
+        guard n > 0 || file.kind == .cnn, file.impute.count == n, file.mean.count == n, file.scale.count == n else {
             throw ModelError("\(file.task): features, impute, mean and scale differ in length")
         }
         guard (file.impute + file.mean + file.scale + [file.platt.a, file.platt.b, file.threshold]).allSatisfy(\.isFinite),
@@ -107,6 +146,10 @@ public struct Model: Sendable {
         case .gbdt:
             guard let g = file.gbdt, !g.trees.isEmpty, g.baseScore.isFinite else { throw ModelError("\(file.task): no trees") }
             for tree in g.trees { try Self.check(tree, inputs: n, task: file.task) }
+        case .cnn:
+            guard file.formatVersion >= 2 else { throw ModelError("\(file.task): a cnn model needs format version 2") }
+            guard let c = file.cnn else { throw ModelError("\(file.task): kind cnn without a cnn section") }
+            network = try PatchNetwork(c, task: file.task)
         }
         if let grades = file.grades {
             guard grades.count == 4, zip(grades, grades.dropFirst()).allSatisfy({ $0 < $1 }) else {
@@ -117,7 +160,11 @@ public struct Model: Sendable {
             guard u.count == 2, u[0] <= u[1] else { throw ModelError("\(file.task): uncertain must be [lo, hi]") }
         }
         self.file = file
+        self.network = network
     }
+
+    /// Whether the model reads the log-mel patches (a cnn) rather than the scalar features.
+    public var readsPatches: Bool { network != nil }
 
     /// Every split's children lie after it (so a walk ends), every index is in range, every leaf is finite.
     private static func check(_ tree: ModelFile.Tree, inputs: Int, task: String) throws(ModelError) {
@@ -143,9 +190,11 @@ public struct Model: Sendable {
         }
     }
 
-    /// The margin before calibration.
+    /// The margin before calibration of a feature model (logistic, gbdt).
     public func margin(_ x: [Double]) -> Double {
         switch file.kind {
+        case .cnn:
+            preconditionFailure("a cnn model reads patches: margin(patches:)")
         case .logistic:
             let l = file.logistic!
             var z = l.intercept
@@ -166,9 +215,33 @@ public struct Model: Sendable {
         }
     }
 
-    /// The calibrated probability of the positive class.
+    /// A cnn model's margin on a recording's patches: the logit of the mean of the patches'
+    /// sigmoids (clamped to [1e-7, 1 - 1e-7]); nil when there is no patch (a recording of 3.0 to
+    /// 3.07 s) or the model reads features.
+    public func margin(patches: [FrameMatrix]) -> Double? {
+        guard let network, !patches.isEmpty else { return nil }
+        let p = network.probabilities(patches)
+        let mean = min(max(p.reduce(0, +) / Double(p.count), 1e-7), 1 - 1e-7)
+        return log(mean / (1 - mean))
+    }
+
+    /// Each patch's sigmoid output before the mean (a cnn model; nil for a feature model).
+    public func patchProbabilities(_ patches: [FrameMatrix]) -> [Double]? {
+        network?.probabilities(patches)
+    }
+
+    /// The calibrated probability of the positive class from a margin.
+    public func calibrated(_ z: Double) -> Double {
+        1 / (1 + exp(-(file.platt.a * z + file.platt.b)))
+    }
+
+    /// The calibrated probability of the positive class of a feature model.
     public func probability(_ value: (String) -> Double?) -> Double {
-        let z = margin(inputs(value))
-        return 1 / (1 + exp(-(file.platt.a * z + file.platt.b)))
+        calibrated(margin(inputs(value)))
+    }
+
+    /// The calibrated probability from whichever input the model reads; nil when a cnn has no patch.
+    public func probability(_ features: Features, patches: [FrameMatrix]) -> Double? {
+        readsPatches ? margin(patches: patches).map(calibrated) : probability { features[$0] }
     }
 }

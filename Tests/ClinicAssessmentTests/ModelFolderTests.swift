@@ -48,9 +48,9 @@ import Testing
         let truncated = try refusal { try Self.replace($0, "quality.json", with: quality.prefix(quality.count / 3)) }
         #expect(truncated.contains("quality.json") && truncated.contains("not a clinic-model file"), "\(truncated)")
         let future = try refusal {
-            let text = String(decoding: quality, as: UTF8.self).replacingOccurrences(of: "\"format_version\": 1", with: "\"format_version\": 2")
+            let text = String(decoding: quality, as: UTF8.self).replacingOccurrences(of: "\"format_version\": 1", with: "\"format_version\": 3")
             try Self.replace($0, "quality.json", with: Data(text.utf8))
         }
-        #expect(future.contains("quality.json") && future.contains("version 2 is not clinic-model version 1"), "\(future)")
+        #expect(future.contains("quality.json") && future.contains("version 3 is not clinic-model version 1 or 2"), "\(future)")
     }
 }

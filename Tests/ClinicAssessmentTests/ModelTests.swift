@@ -44,7 +44,7 @@ import Testing
     @Test(arguments: [
         (#""scale": [2.0, 2.0]"#, #""scale": [2.0, 0.0]"#, "scale is zero"),
         (#""coef": [1.0, 1.0]"#, #""coef": [1.0]"#, "do not match"),
-        (#""format_version": 1"#, #""format_version": 2"#, "version 1"),
+        (#""format_version": 1"#, #""format_version": 3"#, "version 1 or 2"),
         (#""l": 1, "r": 2"#, #""l": 0, "r": 2"#, "malformed split"),
         (#""f": 0, "t""#, #""f": 9, "t""#, "malformed split"),
         (#""kind": "logistic""#, #""kind": "forest""#, "not a clinic-model"),

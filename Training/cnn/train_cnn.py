@@ -374,7 +374,17 @@ def main():
     ap.add_argument("--cache", default=os.path.join(tempfile.gettempdir(), "clinic-cnn-cache"))
     ap.add_argument("--out", default=HERE, help="folder for results.json")
     ap.add_argument("--steps", type=int, default=CFG["steps"], help="training steps (smoke tests only)")
+    ap.add_argument("--ship-murmur", action="store_true",
+                    help="also ship the murmur CNN: Models/murmur.json and .md, its parity fixture, "
+                         "SHA256SUMS (Training/cnn/ship_murmur.py; needs --features)")
+    ap.add_argument("--tasks", default=",".join(TASKS),
+                    help="comma-separated tasks to cross-validate (default all; --ship-murmur needs murmur)")
     args = ap.parse_args()
+    if args.ship_murmur and not args.features:
+        ap.error("--ship-murmur needs --features (the shipped quality model's grades and the feature models' figures)")
+    tasks = [t for t in args.tasks.split(",") if t]
+    if any(t not in TASKS for t in tasks) or (args.ship_murmur and "murmur" not in tasks):
+        ap.error(f"--tasks: choose from {', '.join(TASKS)} (murmur with --ship-murmur)")
     CFG["steps"] = args.steps
     manifest = os.path.join(args.data, "manifest.csv")
     with open(manifest, newline="") as fh:
@@ -431,7 +441,8 @@ def main():
 
     cnn = {}
     timings = {"patches_s": round(t_patches, 1)}
-    run_key = hashlib.sha256(json.dumps([CFG, SEED, cache_key, results["train_models_sha256"]],
+    run_key = hashlib.sha256(json.dumps([CFG, SEED, cache_key, results["train_models_sha256"]]
+                                        + ([] if tasks == list(TASKS) else [tasks]),
                                         sort_keys=True).encode()).hexdigest()[:16]
     pkl = os.path.join(args.cache, f"cnn-oof-{run_key}.pkl")
     if os.path.exists(pkl):
@@ -440,7 +451,7 @@ def main():
         timings.update(old_t)
         log(f"reusing trained networks' out-of-fold predictions from {pkl}")
     else:
-        for task in TASKS:
+        for task in tasks:
             t = time.time()
             log(f"{task}: nested CV, {TASKS[task][0]} free outer folds (PhysioNet sub-databases fixed)")
             cnn[task] = run_cnn_task(task, ok, ok_m, store, qlevel)
@@ -451,17 +462,29 @@ def main():
     # shipped models' out-of-fold predictions (only with the Swift features)
     base = {}
     if args.features:
-        for task in TASKS:
+        for task in tasks:
             t = time.time()
             log(f"{task}: train_models.run_task for the shipped model's out-of-fold predictions")
             base[task] = tm.run_task(task, ok_sw, X, names, *TASKS[task])
             assert np.array_equal(base[task]["folds"], cnn[task]["folds"]), "fold assignment differs"
             assert np.array_equal(base[task]["y"], cnn[task]["y"])
             timings[task + "_baseline_s"] = round(time.time() - t, 1)
+    if args.ship_murmur:
+        import ship_murmur
+        ship_murmur.ship(tc=sys.modules[__name__], cnn=cnn, base=base, store=store, ok=ok_sw, ok_m=ok_m,
+                         qlevel=qlevel, doc_q=doc_q, names=names, pyfeat=pyfeat, mrows=mrows, data=args.data, log=log)
+    if tasks != list(TASKS):
+        log(f"only {', '.join(tasks)} cross-validated: results.json is not rewritten")
+        return
     shipped_kind = {}
     for task in TASKS:
         with open(os.path.join(REPO, "Models", f"{task}.json")) as fh:
             shipped_kind[task] = json.load(fh)["kind"]
+        if shipped_kind[task] == "cnn" and base:
+            # the CNN itself is shipped (murmur): "shipped" below is the better feature model
+            pe_, truth_ = tm.murmur_patient_eval(base[task], ok_sw, qlevel)
+            shipped_kind[task] = max(("logistic", "gbdt"),
+                                     key=lambda k: (tm.weighted_accuracy(pe_[k]["calls"], truth_), k == "logistic"))
 
     # ------------------------------------------------------------ quality
     rq = cnn["quality"]
