@@ -34,6 +34,41 @@ public struct AssessmentReport: Sendable, Equatable, Encodable {
         public var confidence: Double?
     }
 
+    /// The heart cycle (`Segmenter`): heart rate, S1/S2 onsets, cycle timing; nil when the
+    /// recording is graded very bad or could not be segmented.
+    public struct Cycle: Sendable, Equatable, Encodable {
+        /// Beats per minute, and whether from the decoded cycles or the autocorrelation.
+        public var heartRate: Double
+        public var heartRateSource: String
+        /// The S1 periodicity's autocorrelation peak (0–1).
+        public var confidence: Double
+        /// Complete decoded cycles.
+        public var cycles: Int
+        public var s1Onsets: [Double]
+        public var s2Onsets: [Double]
+        /// The cycle-timing features (`Segmenter.cycleFeatureNames`), nil where undefined.
+        public var timing: [String: Double?]
+        /// Centres (s) of every decoded S1 and S2 run (for scoring against annotations; not stored).
+        public var s1Centres: [Double]
+        public var s2Centres: [Double]
+        enum CodingKeys: String, CodingKey {
+            case heartRate = "heart_rate_bpm", heartRateSource = "heart_rate_source", confidence = "heart_rate_confidence", cycles
+            case s1Onsets = "s1_onsets_s", s2Onsets = "s2_onsets_s", timing
+        }
+
+        public init(_ s: Segmentation) {
+            heartRate = s.heartRate
+            heartRateSource = s.heartRateSource
+            confidence = s.heartRateConfidence
+            cycles = Int(((s.cycleFeatures["n_cycles"] ?? nil) ?? 0).rounded())
+            s1Onsets = s.s1Onsets
+            s2Onsets = s.s2Onsets
+            timing = s.cycleFeatures
+            s1Centres = s.centres(of: .s1)
+            s2Centres = s.centres(of: .s2)
+        }
+    }
+
     public var quality: Quality
     /// normal / abnormal / unsure (an unacceptable recording is unsure, as PhysioNet 2016 scores it).
     public var abnormal: Call
@@ -43,13 +78,14 @@ public struct AssessmentReport: Sendable, Equatable, Encodable {
     public var advice: String?
     /// Why the models could not assess it (too short, silent), when they could not.
     public var reason: String?
+    public var cycle: Cycle?
     /// The recording's duration, seconds.
     public var durationSeconds: Double
     /// Each task's model, `name version`.
     public var models: [String: String]
 
     enum CodingKeys: String, CodingKey {
-        case quality, abnormal, murmur, advice, reason, durationSeconds = "duration_s", models
+        case quality, abnormal, murmur, advice, reason, cycle, durationSeconds = "duration_s", models
     }
 
     /// The line a nurse reads: grade and decision, then the calls, each with its model's
@@ -61,6 +97,7 @@ public struct AssessmentReport: Sendable, Equatable, Encodable {
         // An undecided call (unsure, unknown) shows no probability: it is not a finding.
         line += "; \(abnormal.call)" + (abnormal.confidence != nil ? p(abnormal.probability).map { " (\($0) abnormal)" } ?? "" : "")
         line += "; murmur \(murmur.call)" + (murmur.confidence != nil ? p(murmur.probability).map { " (\($0) present)" } ?? "" : "")
+        if let cycle { line += String(format: "; heart rate %.0f bpm", cycle.heartRate) }
         return line
     }
 }
@@ -71,10 +108,12 @@ public struct Assessor: Sendable {
     public let quality: Model
     public let abnormal: Model
     public let murmur: Model
+    /// The heart-cycle segmenter (heart rate, S1/S2); nil: no cycle in the reports.
+    public let segmenter: Segmenter?
     /// The feature set every model reads.
     public static let featureSet = FeatureSet.assessV1
 
-    public init(quality: Model, abnormal: Model, murmur: Model) throws(ModelError) {
+    public init(quality: Model, abnormal: Model, murmur: Model, segmenter: Segmenter? = nil) throws(ModelError) {
         for (task, model) in [("quality", quality), ("abnormal", abnormal), ("murmur", murmur)] {
             guard model.file.task == task else { throw ModelError("the \(task) model file is for task \(model.file.task)") }
             guard model.file.featureSet == Self.featureSet.name else {
@@ -94,6 +133,7 @@ public struct Assessor: Sendable {
         self.quality = quality
         self.abnormal = abnormal
         self.murmur = murmur
+        self.segmenter = segmenter
     }
 
     public static let tasks = ["quality", "abnormal", "murmur"]
@@ -106,7 +146,7 @@ public struct Assessor: Sendable {
             }
             do { return try Model(json: Data(json.utf8)) } catch { throw ModelError("Models/\(task).json (built in): \(error)") }
         }
-        return try Assessor(quality: load("quality"), abnormal: load("abnormal"), murmur: load("murmur"))
+        return try Assessor(quality: load("quality"), abnormal: load("abnormal"), murmur: load("murmur"), segmenter: Segmenter.shipped())
     }
 
     /// Models from a folder (a researcher's retrained `Models/`): `quality.json`,
@@ -133,22 +173,42 @@ public struct Assessor: Sendable {
             }
             do { return try Model(json: data) } catch { throw ModelError("\(url.path): \(error)") }
         }
-        return try Assessor(quality: load("quality"), abnormal: load("abnormal"), murmur: load("murmur"))
+        // The segmenter: the folder's segmentation.json when SHA256SUMS lists it, else the built-in one.
+        var segmenter = try Segmenter.shipped()
+        if expected["segmentation.json"] != nil {
+            let url = directory.appending(path: "segmentation.json")
+            guard let data = FileManager.default.contents(atPath: url.path) else { throw ModelError("\(url.path) is missing or unreadable") }
+            guard sha256Hex([UInt8](data)) == expected["segmentation.json"] else {
+                throw ModelError("\(url.path) does not match its checksum in SHA256SUMS (damaged, or changed after training)")
+            }
+            do { segmenter = try Segmenter(json: data) } catch { throw ModelError("\(url.path): \(error)") }
+        }
+        return try Assessor(quality: load("quality"), abnormal: load("abnormal"), murmur: load("murmur"), segmenter: segmenter)
     }
 
     public var models: [String: String] {
-        ["quality": quality.file.name + " " + quality.file.version, "abnormal": abnormal.file.name + " " + abnormal.file.version,
-         "murmur": murmur.file.name + " " + murmur.file.version]
+        var m = ["quality": quality.file.name + " " + quality.file.version, "abnormal": abnormal.file.name + " " + abnormal.file.version,
+                 "murmur": murmur.file.name + " " + murmur.file.version]
+        if let segmenter { m["segmentation"] = "segmentation " + segmenter.file.modelVersion }
+        return m
     }
 
     /// Assesses an audio file: its features, then the models. A recording the features refuse
     /// (too short, no sound in the band) still gets a report that says why. Throws only for a
     /// file that cannot be read as audio.
-    public func assess(file path: String) throws -> AssessmentReport {
+    ///
+    /// The heart cycle is found for recordings graded above very bad, or for every recording
+    /// the segmenter accepts with `segmentAlways` (`clinic evaluate`, scoring the segmenter).
+    public func assess(file path: String, segmentAlways: Bool = false) throws -> AssessmentReport {
         let audio = try AudioReader.readMono(path: path, resampledTo: Self.featureSet.analysisRate)
         do {
             let analysis = try Self.featureSet.analyze(resampled: audio)
-            return assess(analysis.features, patches: murmur.readsPatches ? analysis.logMelPatches : [], duration: audio.duration)
+            var report = assess(analysis.features, patches: murmur.readsPatches ? analysis.logMelPatches : [], duration: audio.duration)
+            // The cycle of a recording good enough to show one (a very bad one's would be made of noise).
+            if report.quality.grade > .veryBad || segmentAlways, let segmenter, let cycle = try? segmenter.segment(bandPassed: analysis.bandPassed) {
+                report.cycle = AssessmentReport.Cycle(cycle)
+            }
+            return report
         } catch {
             return unassessable(duration: audio.duration, error)
         }
@@ -183,7 +243,7 @@ public struct Assessor: Sendable {
             m = .init(probability: pm, call: "unknown", confidence: nil)
         }
         let advice = acceptable ? nil : "too noisy to interpret: record again at the same site, press the stethoscope more firmly, keep the patient still and the room quiet"
-        return AssessmentReport(quality: q, abnormal: a, murmur: m, advice: advice, reason: nil, durationSeconds: duration, models: models)
+        return AssessmentReport(quality: q, abnormal: a, murmur: m, advice: advice, reason: nil, cycle: nil, durationSeconds: duration, models: models)
     }
 
     /// The report for a recording the features refused: very bad, unacceptable, with why.
@@ -203,7 +263,7 @@ public struct Assessor: Sendable {
             quality: .init(probability: nil, grade: .veryBad, acceptable: false, confidence: 1),
             abnormal: .init(probability: nil, call: "unsure", confidence: nil),
             murmur: .init(probability: nil, call: "unknown", confidence: nil),
-            advice: advice, reason: reason, durationSeconds: duration, models: models)
+            advice: advice, reason: reason, cycle: nil, durationSeconds: duration, models: models)
     }
 
     /// Whether the murmur call waits for acceptable quality (the murmur model's `quality_gate`).

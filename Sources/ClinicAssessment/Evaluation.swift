@@ -14,10 +14,13 @@ public struct EvaluatedRecording: Sendable {
     public var murmur: String?
     /// This location: `present` or `absent`.
     public var murmurAtLocation: String?
+    /// The annotated heart cycle (CirCor's `.tsv`), when the manifest names one.
+    public var cycle: CycleAnnotation?
     public var report: AssessmentReport
 
     public init(dataset: String, patient: String, quality: String?, abnormal: Int?, murmur: String?, murmurAtLocation: String?,
-                report: AssessmentReport) {
+                cycle: CycleAnnotation? = nil, report: AssessmentReport) {
+        self.cycle = cycle
         self.dataset = dataset
         self.patient = patient
         self.quality = quality
@@ -25,6 +28,59 @@ public struct EvaluatedRecording: Sendable {
         self.murmur = murmur
         self.murmurAtLocation = murmurAtLocation
         self.report = report
+    }
+}
+
+/// A recording's annotated heart cycle: CirCor 2022's `.tsv` (`start_s<TAB>end_s<TAB>state`,
+/// state 0 unannotated, 1 S1, 2 systole, 3 S2, 4 diastole).
+public struct CycleAnnotation: Sendable, Equatable {
+    /// Centres (s) of the annotated S1s and S2s.
+    public var s1: [Double]
+    public var s2: [Double]
+    /// The annotated stretches (state ≠ 0), [start, end).
+    public var regions: [ClosedRange<Double>]
+    /// 60 / the median S1-to-next-S1 over complete, contiguous annotated cycles; nil without one.
+    public var heartRate: Double?
+
+    public init(tsv text: String) throws(ModelError) {
+        var rows: [(start: Double, end: Double, state: Int)] = []
+        for (n, line) in text.split(whereSeparator: \.isNewline).enumerated() where !line.allSatisfy(\.isWhitespace) {
+            let f = line.split(whereSeparator: { $0 == "\t" || $0 == " " })
+            guard f.count == 3, let a = Double(f[0]), let b = Double(f[1]), let st = Double(f[2]).map(Int.init), a.isFinite, b >= a,
+                  (0...4).contains(st) else {
+                throw ModelError("line \(n + 1) is not `start_s<TAB>end_s<TAB>state` (state 0–4)")
+            }
+            rows.append((a, b, st))
+        }
+        s1 = rows.filter { $0.state == 1 }.map { ($0.start + $0.end) / 2 }
+        s2 = rows.filter { $0.state == 3 }.map { ($0.start + $0.end) / 2 }
+        regions = rows.filter { $0.state != 0 }.map { $0.start...$0.end }
+        var rr: [Double] = []
+        if rows.count >= 5 {
+            for i in 0..<(rows.count - 4) where (0..<5).map({ rows[i + $0].state }) == [1, 2, 3, 4, 1]
+                && (0..<4).allSatisfy({ abs(rows[i + $0].end - rows[i + $0 + 1].start) < 1e-6 }) {
+                rr.append(rows[i + 4].start - rows[i].start)
+            }
+        }
+        rr.sort()
+        heartRate = rr.isEmpty ? nil : 60 / (rr.count % 2 == 1 ? rr[rr.count / 2] : (rr[rr.count / 2 - 1] + rr[rr.count / 2]) / 2)
+    }
+
+    /// Whether t lies in an annotated stretch ([start, end)).
+    public func annotated(_ t: Double) -> Bool { regions.contains { t >= $0.lowerBound && t < $0.upperBound } }
+
+    /// Hits of `detected` against `reference` within `tolerance` s, one-to-one, closest pairs first.
+    public static func hits(_ detected: [Double], _ reference: [Double], tolerance: Double) -> Int {
+        var pairs: [(d: Double, i: Int, j: Int)] = []
+        for (i, x) in detected.enumerated() { for (j, y) in reference.enumerated() where abs(x - y) <= tolerance { pairs.append((abs(x - y), i, j)) } }
+        pairs.sort { $0.d != $1.d ? $0.d < $1.d : ($0.i, $0.j) < ($1.i, $1.j) }
+        var usedD = Set<Int>(), usedR = Set<Int>(), n = 0
+        for p in pairs where !usedD.contains(p.i) && !usedR.contains(p.j) {
+            usedD.insert(p.i)
+            usedR.insert(p.j)
+            n += 1
+        }
+        return n
     }
 }
 
@@ -81,9 +137,25 @@ public struct EvaluationReport: Sendable, Encodable, Equatable {
         }
     }
 
+    /// The heart-cycle segmenter against annotated cycles: a decoded S1 (S2) whose centre lies
+    /// in an annotated stretch is a detection, a hit within 60 ms of an annotated one's centre.
+    public struct SegmentationFigures: Sendable, Encodable, Equatable {
+        /// Recordings with an annotation.
+        public var n: Int
+        /// Of those, recordings the segmenter refused (their annotated sounds count as missed).
+        public var unsegmented: Int
+        public var f1S1: Double?
+        public var f1S2: Double?
+        /// Mean |heart rate − the annotation's| over recordings with both.
+        public var hrMaeBpm: Double?
+        public var hrN: Int
+        enum CodingKeys: String, CodingKey { case n, unsegmented, f1S1 = "f1_s1", f1S2 = "f1_s2", hrMaeBpm = "hr_mae_bpm", hrN = "hr_n" }
+    }
+
     public var quality: Quality?
     public var abnormal: Abnormal?
     public var murmur: Murmur?
+    public var segmentation: SegmentationFigures?
 
     /// The figures of `rows`; patients' murmur calls by `assessor`'s rule.
     public init(_ rows: [EvaluatedRecording], assessor: Assessor) {
@@ -109,6 +181,7 @@ public struct EvaluationReport: Sendable, Encodable, Equatable {
                                 auc: Self.auc(scored), unsure: a.count - decided.count,
                                 confusion: Self.confusion(a.map { ($0.abnormal == 1 ? "abnormal" : "normal", $0.report.abnormal.call) }))
         }
+        segmentation = Self.segmentationFigures(rows)
         let m = rows.filter { $0.murmur != nil }
         if !m.isEmpty {
             // Patient level: the label is the patient's; the call combines their recordings.
@@ -126,7 +199,31 @@ public struct EvaluationReport: Sendable, Encodable, Equatable {
         }
     }
 
-    enum CodingKeys: String, CodingKey { case quality, abnormal, murmur }
+    enum CodingKeys: String, CodingKey { case quality, abnormal, murmur, segmentation }
+
+    /// Matching tolerance for S1/S2 centres, seconds.
+    public static let segmentationTolerance = 0.060
+
+    static func segmentationFigures(_ rows: [EvaluatedRecording]) -> SegmentationFigures? {
+        let annotated = rows.filter { $0.cycle != nil }
+        guard !annotated.isEmpty else { return nil }
+        var tp = [0, 0], fp = [0, 0], fn = [0, 0], errors: [Double] = [], unsegmented = 0
+        for r in annotated {
+            let truth = r.cycle!
+            if r.report.cycle == nil { unsegmented += 1 }
+            for (k, (detected, reference)) in [(r.report.cycle?.s1Centres ?? [], truth.s1), (r.report.cycle?.s2Centres ?? [], truth.s2)].enumerated() {
+                let inside = detected.filter(truth.annotated)
+                let hits = CycleAnnotation.hits(inside, reference, tolerance: segmentationTolerance)
+                tp[k] += hits
+                fp[k] += inside.count - hits
+                fn[k] += reference.count - hits
+            }
+            if let h = truth.heartRate, let got = r.report.cycle?.heartRate { errors.append(abs(got - h)) }
+        }
+        let f1 = { (k: Int) -> Double? in 2 * tp[k] + fp[k] + fn[k] == 0 ? nil : Double(2 * tp[k]) / Double(2 * tp[k] + fp[k] + fn[k]) }
+        return SegmentationFigures(n: annotated.count, unsegmented: unsegmented, f1S1: f1(0), f1S2: f1(1),
+                                   hrMaeBpm: errors.isEmpty ? nil : errors.reduce(0, +) / Double(errors.count), hrN: errors.count)
+    }
 
     private static func qualityFigures(_ rows: [EvaluatedRecording]) -> (accuracy: Double, balanced: Double, auc: Double?) {
         let correct = rows.filter { ($0.quality == "acceptable") == $0.report.quality.acceptable }.count

@@ -18,7 +18,9 @@ struct EvaluateCommand: ParsableCommand {
             with no labels is skipped). Each file is assessed as `clinic assess` does. Quality: accuracy, \
             balanced accuracy, AUC, confusion (also on PhysioNet 2016 alone). Abnormal: sensitivity and \
             specificity over recordings given a call, their mean (MAcc), AUC, how many were unsure. \
-            Murmur: the 2022 challenge's weighted accuracy at patient level, and per-recording accuracy.
+            Murmur: the 2022 challenge's weighted accuracy at patient level, and per-recording accuracy. \
+            Segmentation (a `segmentation` column naming CirCor-style .tsv annotations): S1 and S2 F1 (a \
+            decoded sound within 60 ms of an annotated one) and the heart-rate error.
 
             The shipped models were trained on ../shared/data: figures on it measure fit, not skill. The \
             cross-validated figures, on patients the models never saw, are in the model cards (Models/*.md).
@@ -72,7 +74,7 @@ struct EvaluateCommand: ParsableCommand {
                 var failed = true
                 if let path = Manifest.path(rows[i], manifest.pathColumn, manifest.root) {
                     do {
-                        let report = try assessor.assess(file: path)
+                        let report = try assessor.assess(file: path, segmentAlways: manifest.value(rows[i], "segmentation") != nil)
                         results.withLock { $0[i] = report }
                         failed = false
                     } catch let error as AudioError {
@@ -88,6 +90,18 @@ struct EvaluateCommand: ParsableCommand {
         }
         progress.finish()
         let reports = results.withLock { $0 }
+        // Annotated heart cycles (`segmentation`: a .tsv relative to the root, as the audio).
+        var annotations: [Int: CycleAnnotation] = [:]
+        for i in reports.keys {
+            guard let tsv = manifest.value(rows[i], "segmentation") else { continue }
+            let path = manifest.root.appending(path: tsv).path
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+                throw ClinicError.invalid("Cannot read the segmentation annotation \(path) (manifest row \(i + 2)).")
+            }
+            do { annotations[i] = try CycleAnnotation(tsv: text) } catch {
+                throw ClinicError.invalid("\(path): \(error) (manifest row \(i + 2)).")
+            }
+        }
         let evaluated = reports.keys.sorted().map { i -> EvaluatedRecording in
             let row = rows[i]
             let dataset = manifest.value(row, "dataset") ?? ""
@@ -95,7 +109,7 @@ struct EvaluateCommand: ParsableCommand {
             let patient = manifest.value(row, "patient_id") ?? manifest.value(row, "record_id") ?? "row \(i)"
             return EvaluatedRecording(dataset: dataset, patient: patient, quality: manifest.value(row, "quality"),
                                       abnormal: manifest.value(row, "abnormal").flatMap(Int.init), murmur: manifest.value(row, "murmur"),
-                                      murmurAtLocation: manifest.value(row, "murmur_at_location"), report: reports[i]!)
+                                      murmurAtLocation: manifest.value(row, "murmur_at_location"), cycle: annotations[i], report: reports[i]!)
         }
         let report = EvaluationReport(evaluated, assessor: assessor)
         let failed = failures.withLock { $0 }
@@ -128,7 +142,10 @@ struct EvaluateCommand: ParsableCommand {
             lines.append("murmur    patients \(m.n): weighted accuracy \(f(m.weightedAccuracy)); recordings \(m.recordings): accuracy \(f(m.recordingAccuracy))")
             lines.append("          confusion (label → call): \(confusionText(m.confusion))")
         }
-        if s.report.quality == nil && s.report.abnormal == nil && s.report.murmur == nil { lines.append("The manifest has no labels to evaluate against.") }
+        if let g = s.report.segmentation {
+            lines.append("segmentation recordings \(g.n) (\(g.unsegmented) not segmented): S1 F1 \(f(g.f1S1)), S2 F1 \(f(g.f1S2)); heart rate error \(g.hrMaeBpm.map { String(format: "%.2f bpm", $0) } ?? "–") over \(g.hrN)")
+        }
+        if s.report.quality == nil && s.report.abnormal == nil && s.report.murmur == nil && s.report.segmentation == nil { lines.append("The manifest has no labels to evaluate against.") }
         return lines.joined(separator: "\n")
     }
 

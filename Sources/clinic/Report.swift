@@ -39,9 +39,11 @@ struct ReportCommand: ParsableCommand {
         let audio = try AssessmentCLI.withStoredAudio(recording, in: store) { path in
             try AudioReader.readMono(path: path, resampledTo: Assessor.featureSet.analysisRate)
         }
-        let logMel = try? Assessor.featureSet.analyze(resampled: audio).logMel
+        let analysis = try? Assessor.featureSet.analyze(resampled: audio)
+        // The heart cycle, marked on the waveform (none when the recording is too short or flat to segment).
+        let cycle = analysis.flatMap { a in try? Segmenter.shipped().segment(bandPassed: a.bandPassed) }
         let page = ReportPage(recording: recording, patient: patient, assessment: latest, samples: audio.samples, rate: audio.rate,
-                              logMel: logMel, others: others.map { ($0, try? store.assessments(recordingID: $0.id).last) })
+                              logMel: analysis?.logMel, cycle: cycle, others: others.map { ($0, try? store.assessments(recordingID: $0.id).last) })
         try FeatureBatch.writeWhole(page.html, to: outURL)
         if output.json { try Output.json(["id": recording.id.lowercased, "out": outURL.path]) } else { Output.note("Wrote \(outURL.path)") }
     }
@@ -71,6 +73,7 @@ struct ReportPage {
     var samples: [Double]
     var rate: Double
     var logMel: FrameMatrix?
+    var cycle: Segmentation?
     var others: [(Recording, Assessment?)]
 
     /// The waveform as an SVG path: the min and max of each of `columns` slices (so a peak is
@@ -94,10 +97,19 @@ struct ReportPage {
             ticks += String(format: "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" class=\"tick\"/><text x=\"%.1f\" y=\"%d\">%.0f s</text>",
                             x, height, x, height + 4, x + 2, height + 16, t)
         }
+        // S1 and S2 onsets from the segmenter: a labelled line at each.
+        var marks = ""
+        for (onsets, label) in [(cycle?.s1Onsets ?? [], "S1"), (cycle?.s2Onsets ?? [], "S2")] {
+            for t in onsets {
+                let x = t / max(seconds, 1e-9) * Double(width)
+                let cls = label.lowercased(), at = String(format: "%.1f", x), textAt = String(format: "%.1f", x + 1)
+                marks += "<line x1=\"\(at)\" y1=\"0\" x2=\"\(at)\" y2=\"\(height)\" class=\"\(cls)\"/><text x=\"\(textAt)\" y=\"10\" class=\"\(cls)\">\(label)</text>"
+            }
+        }
         return """
             <svg id="waveform" viewBox="0 0 \(width) \(height + 20)" width="100%" role="img" aria-label="waveform">
             <rect x="0" y="0" width="\(width)" height="\(height)" class="bg"/>
-            <path d="\(d)" class="wave"/>\(ticks)</svg>
+            <path d="\(d)" class="wave"/>\(marks)\(ticks)</svg>
             """
     }
 
@@ -132,6 +144,13 @@ struct ReportPage {
         rows += "<p class=\"small\">Assessed \(escape(a.createdAt)) by \(models.joined(separator: "; ")). A call is the probability against the model's threshold; "
             + "how well each model does on patients it never saw is in its model card.</p>"
         return rows
+    }
+
+    /// The segmenter's heart rate and what the marks are.
+    var cycleNote: String {
+        guard let c = cycle else { return " No heart cycle marked: the recording could not be segmented." }
+        return String(format: " Marks: S1 (red) and S2 (green) onsets found by the heart-cycle segmenter (%d S1, %d S2); heart rate %.0f bpm.",
+                      c.s1Onsets.count, c.s2Onsets.count, c.heartRate)
     }
 
     var html: String {
@@ -177,6 +196,8 @@ struct ReportPage {
             .others td, .others th { border-bottom: 1px solid #ddd; } .grade { font-weight: bold; }
             #waveform .bg { fill: #f7f9fc; } #waveform .wave { stroke: #0057b8; stroke-width: 1; fill: none; }
             #waveform .tick { stroke: #888; } #waveform text { font-size: 11px; fill: #555; }
+            #waveform line.s1 { stroke: #c62828; stroke-width: 1; } #waveform text.s1 { fill: #c62828; font-size: 9px; }
+            #waveform line.s2 { stroke: #2e7d32; stroke-width: 1; stroke-dasharray: 3 2; } #waveform text.s2 { fill: #2e7d32; font-size: 9px; }
             #spectrogram { width: 100%; height: 160px; image-rendering: pixelated; background: #000; }
             </style></head>
             <body>
@@ -189,7 +210,7 @@ struct ReportPage {
             \(Self.assessmentRows(assessment))
             <h2>Waveform</h2>
             \(waveformSVG())
-            <p class="small">The signal resampled to \(Int(rate)) Hz, as analysed, scaled to its loudest sample.</p>
+            <p class="small">The signal resampled to \(Int(rate)) Hz, as analysed, scaled to its loudest sample.\(cycleNote)</p>
             <h2>Spectrogram</h2>
             \(canvas)
             <p class="small">Mel bands 20–720 Hz, low at the bottom; 80 dB range.</p>

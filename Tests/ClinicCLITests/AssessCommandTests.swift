@@ -24,7 +24,14 @@ import Testing
             #expect(p > 0 && p < 1)
             #expect(["normal", "abnormal", "unsure"].contains((report["abnormal"] as? [String: Any])?["call"] as? String ?? ""))
             #expect(["present", "absent", "unknown"].contains((report["murmur"] as? [String: Any])?["call"] as? String ?? ""))
-            #expect((report["models"] as? [String: String])?.keys.sorted() == ["abnormal", "murmur", "quality"])
+            #expect((report["models"] as? [String: String])?.keys.sorted() == ["abnormal", "murmur", "quality", "segmentation"])
+            // Above very bad, the heart cycle: a heart rate in the searched range and S1 onsets in order.
+            if quality["grade"] as? String != "very bad" {
+                let cycle = try #require(report["cycle"] as? [String: Any])
+                let bpm = try #require(cycle["heart_rate_bpm"] as? Double)
+                let onsets = try #require(cycle["s1_onsets_s"] as? [Double])
+                #expect((30...220).contains(bpm) && onsets.count >= 3 && onsets == onsets.sorted(), "\(cycle)")
+            }
         }
         let human = try clinic(["assess", files[0], text.path], store: nil)
         #expect(human.status == 3 && human.stdout.contains("quality ") && human.stderr.contains("notes.wav") && human.stderr.contains("1 of 2"),

@@ -27,6 +27,9 @@ import Testing
         #expect(page.contains("&lt;script&gt;alert(1)&lt;/script&gt; O&#39;Brien &amp; Co") && !page.contains("<script>alert(1)"))
         #expect(!page.contains("src=") && !page.contains("href=") && !page.contains("http://") && !page.contains("https://"), "nothing from a network")
         #expect(page.contains("<svg id=\"waveform\"") && page.contains("<canvas id=\"spectrogram\""))
+        // The heart cycle's marks on the waveform: one line per S1 onset, and the heart rate.
+        let s1Marks = page.components(separatedBy: "class=\"s1\"/>").count - 1
+        #expect(s1Marks >= 3 && page.contains("heart rate"), "S1 marks: \(s1Marks)")
         #expect(page.contains("Signal quality") && page.contains("quality-logistic") && page.contains("The patient's other recordings"))
         #expect(page.contains("<td>PV</td>"), "the other recording is listed")
     }

@@ -122,7 +122,7 @@ extension FeatureSet {
         }
         return FeatureAnalysis(
             features: Features(featureSet: name, analysisRate: analysisRate, names: featureNames, values: out),
-            logMel: logMel)
+            logMel: logMel, bandPassed: y)
     }
 
     /// Each power band's share of the Welch PSD's power in `band`.

@@ -101,6 +101,8 @@ public struct FeatureAnalysis: Sendable {
     public var features: Features
     /// `power_to_db` of the mel spectrogram of the band-passed signal (bands × frames).
     public var logMel: FrameMatrix
+    /// The band-passed signal at the analysis rate (step 2), which the heart-cycle segmenter reads.
+    public var bandPassed: [Double]
 
     /// The dB mel spectrogram cut into patches of `FeatureSet.patchFrames` frames every
     /// `FeatureSet.patchHop` frames (only whole patches), each `bands × patchFrames`.
