@@ -206,7 +206,7 @@ for path in inputs {
     let analysis = try FeatureSet.assessV1.analyze(file: path).analysis
     let patches = assessor.murmur.readsPatches ? analysis.logMelPatches : []
     for _ in 0..<repeats {
-        t.append(try time { _ = try assessor.assess(file: path, segmentAlways: true) })
+        t.append(try time { _ = try assessor.assess(file: path, segment: true) })
         m.append(time { _ = assessor.assess(analysis.features, patches: patches, duration: 20) })
         n.append(time { _ = assessor.murmur.margin(patches: patches) })
         g.append(try time { _ = try segmenter.segment(bandPassed: analysis.bandPassed) })

@@ -197,15 +197,16 @@ public struct Assessor: Sendable {
     /// (too short, no sound in the band) still gets a report that says why. Throws only for a
     /// file that cannot be read as audio.
     ///
-    /// The heart cycle is found for recordings graded above very bad, or for every recording
-    /// the segmenter accepts with `segmentAlways` (`clinic evaluate`, scoring the segmenter).
-    public func assess(file path: String, segmentAlways: Bool = false) throws -> AssessmentReport {
+    /// The heart cycle is found for recordings graded above very bad (`segment` nil), for every
+    /// recording the segmenter accepts (true: `clinic evaluate` scoring the segmenter), or not
+    /// at all (false: `clinic evaluate` on a row with no annotated cycle).
+    public func assess(file path: String, segment: Bool? = nil) throws -> AssessmentReport {
         let audio = try AudioReader.readMono(path: path, resampledTo: Self.featureSet.analysisRate)
         do {
             let analysis = try Self.featureSet.analyze(resampled: audio)
             var report = assess(analysis.features, patches: murmur.readsPatches ? analysis.logMelPatches : [], duration: audio.duration)
             // The cycle of a recording good enough to show one (a very bad one's would be made of noise).
-            if report.quality.grade > .veryBad || segmentAlways, let segmenter, let cycle = try? segmenter.segment(bandPassed: analysis.bandPassed) {
+            if segment ?? (report.quality.grade > .veryBad), let segmenter, let cycle = try? segmenter.segment(bandPassed: analysis.bandPassed) {
                 report.cycle = AssessmentReport.Cycle(cycle)
             }
             return report

@@ -74,7 +74,7 @@ struct EvaluateCommand: ParsableCommand {
                 var failed = true
                 if let path = Manifest.path(rows[i], manifest.pathColumn, manifest.root) {
                     do {
-                        let report = try assessor.assess(file: path, segmentAlways: manifest.value(rows[i], "segmentation") != nil)
+                        let report = try assessor.assess(file: path, segment: manifest.value(rows[i], "segmentation") != nil)
                         results.withLock { $0[i] = report }
                         failed = false
                     } catch let error as AudioError {

@@ -44,7 +44,7 @@ def write_card(doc, params, path: Path):
     L.append("Labels every 20 ms of a heart-sound recording as S1, systole, S2 or diastole, and "
              "derives S1/S2 onsets, heart rate and cycle-timing features from the labels. "
              "A duration-dependent hidden semi-Markov model after Springer et al. 2016 (IEEE TBME "
-             "63(4):822-832), adapted to children. Parameters: `Training/segmentation/segmentation.json` "
+             "63(4):822-832), adapted to children. Parameters: `Models/segmentation.json` "
              "(`clinic-segmentation` v1); method: `Training/segmentation/segment.py`; figures: "
              "`Training/segmentation/results.json`.\n")
     L.append(f"Regenerate: `{doc['command']}` (about {doc['timing']['total_seconds'] / 60:.0f} minutes on "

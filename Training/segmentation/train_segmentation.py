@@ -4,8 +4,8 @@
     python3 Training/segmentation/train_segmentation.py --data ../shared/data
 
 Writes (all in Training/segmentation/): ``results.json`` (every figure, per fold, settings,
-versions, timing), ``segmentation.json`` (the final parameters, trained on all annotated
-CirCor patients; ``clinic-segmentation`` format version 1) and ``segmentation.md`` (model
+versions, timing), ``Models/segmentation.json`` (the final parameters, embedded in clinic, trained on all annotated
+CirCor patients; ``clinic-segmentation`` format version 1) and ``Models/segmentation.md`` (model
 card); and ``Tests/Fixtures/segmentation/parity.json`` (intermediate values for the Swift
 port, from the sample recordings in Samples/).
 
@@ -465,7 +465,7 @@ def parity_fixture(params_path: Path) -> dict:
             f"(candidate {out['candidate_index']}), {len(out['s1_onsets_s'])} S1 onsets")
     return {
         "generated_by": "Training/segmentation/train_segmentation.py",
-        "model": "Training/segmentation/segmentation.json", "model_version": params["model_version"],
+        "model": "Models/segmentation.json", "model_version": params["model_version"],
         "versions": versions(),
         "inputs": "x[i] = int16[i] / 32768 (first channel), fed to segment.analyse_features at the file's rate",
         "numbers": "arrays rounded to 9 significant digits; scalars full float64",
@@ -621,7 +621,7 @@ def main():
                             "min_frames": sg.MIN_FRAMES},
               "states": list(sg.STATE_NAMES), **params,
               "spec": "Training/segmentation/segment.py (module docstring)"}
-    out_json = HERE / "segmentation.json"
+    out_json = HERE.parent.parent / "Models" / "segmentation.json"
     out_json.write_text(json.dumps(params, indent=1) + "\n")
     log(f"wrote {out_json.relative_to(REPO)} ({out_json.stat().st_size / 1000:.1f} KB)")
     # the file decodes exactly like the in-memory parameters
@@ -662,8 +662,8 @@ def main():
     (HERE / "results.json").write_text(json.dumps(doc, indent=1) + "\n")
     log(f"wrote Training/segmentation/results.json")
     import seg_report
-    seg_report.write_card(doc, params, HERE / "segmentation.md")
-    log(f"wrote Training/segmentation/segmentation.md; total {time.time() - t_start:.0f} s")
+    seg_report.write_card(doc, params, HERE.parent.parent / "Models" / "segmentation.md")
+    log(f"wrote Models/segmentation.md; total {time.time() - t_start:.0f} s")
 
 
 if __name__ == "__main__":
