@@ -228,6 +228,23 @@ for path in inputs {
     return (oneShot, idle)
 }
 
+/// Loading the models (every `clinic assess` process does it once), per file, wall time: the
+/// repository's Models/*.json, which the binary embeds.
+func modelLoadTimes() throws -> [(String, Double)] {
+    var out: [(String, Double)] = []
+    for task in Assessor.tasks {
+        let json = try Data(contentsOf: URL(fileURLWithPath: "Models/\(task).json"))
+        var t: [Double] = []
+        for _ in 0..<5 { let s = DispatchTime.now().uptimeNanoseconds; _ = try Model(json: json); t.append(Double(DispatchTime.now().uptimeNanoseconds - s) / 1e9) }
+        out.append(("\(task) (\(json.count / 1000) KB)", median(t)))
+    }
+    var t: [Double] = []
+    let segmentation = try Data(contentsOf: URL(fileURLWithPath: "Models/segmentation.json"))
+    for _ in 0..<5 { let s = DispatchTime.now().uptimeNanoseconds; _ = try Segmenter(json: segmentation); t.append(Double(DispatchTime.now().uptimeNanoseconds - s) / 1e9) }
+    out.append(("segmentation", median(t)))
+    return out
+}
+
 @MainActor func printAssessment() {
     print("\n5. the whole assessment of a 20-second 4 kHz file (decode, resample, assess-v1, the three models, the heart-cycle segmenter), one core")
     print("   median \(ms(median(wholeAssessment)))  p90 \(ms(percentile(wholeAssessment, 0.9)))  target <= 10 ms with segmentation (issue 13; <= 5 ms without, issue 12)  \(met(median(wholeAssessment) <= 0.010))")
@@ -239,6 +256,7 @@ for path in inputs {
 }
 if CommandLine.arguments.contains("--assessment-only") {
     printAssessment()
+    print("   loading the built-in models: " + (try modelLoadTimes()).map { "\($0.0) \(ms($0.1))" }.joined(separator: ", "))
     let clinic = binDir.appending(path: "clinic").path
     if FileManager.default.isExecutableFile(atPath: clinic) {
         let (oneShot, idle) = try oneShotTimes(clinic, "assess")
