@@ -1,3 +1,4 @@
+import ClinicAudio
 import Foundation
 
 /// One labelled recording's assessment, for `clinic evaluate`: the manifest's labels (nil:
@@ -62,8 +63,7 @@ public struct CycleAnnotation: Sendable, Equatable {
                 rr.append(rows[i + 4].start - rows[i].start)
             }
         }
-        rr.sort()
-        heartRate = rr.isEmpty ? nil : 60 / (rr.count % 2 == 1 ? rr[rr.count / 2] : (rr[rr.count / 2 - 1] + rr[rr.count / 2]) / 2)
+        heartRate = rr.isEmpty ? nil : 60 / Stats.median(rr)
     }
 
     /// Whether t lies in an annotated stretch ([start, end)).

@@ -446,9 +446,7 @@ public struct Segmenter: Sendable {
         }
         out.cycleFeatures = Self.cycleFeatures(cycles, envelope: envelope, rate: fs)
         if cycles.count >= 2 {
-            let rr = cycles.map { Double($0[$0.startIndex + 4].first - $0[$0.startIndex].first) / fs }.sorted()
-            let median = rr.count % 2 == 1 ? rr[rr.count / 2] : (rr[rr.count / 2 - 1] + rr[rr.count / 2]) / 2
-            out.heartRate = 60 / median
+            out.heartRate = 60 / Stats.median(cycles.map { Double($0[$0.startIndex + 4].first - $0[$0.startIndex].first) / fs })
             out.heartRateSource = "decoded"
         }
         return out
@@ -459,9 +457,7 @@ public struct Segmenter: Sendable {
         var out = Dictionary(uniqueKeysWithValues: cycleFeatureNames.map { ($0, Double?.none) })
         out["n_cycles"] = Double(cycles.count)
         guard !cycles.isEmpty else { return out }
-        func mean(_ v: [Double]) -> Double { v.reduce(0, +) / Double(v.count) }
-        func std(_ v: [Double]) -> Double { let m = mean(v); return (v.reduce(0) { $0 + ($1 - m) * ($1 - m) } / Double(v.count)).squareRoot() }
-        func median(_ v: [Double]) -> Double { let s = v.sorted(); return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2 }
+        let mean = Stats.mean, std = Stats.std
         let c = cycles.map { Array($0) }
         let dur = { (q: Int) in c.map { Double($0[q].last - $0[q].first + 1) / fs } }
         let rr = c.map { Double($0[4].first - $0[0].first) / fs }
@@ -481,11 +477,11 @@ public struct Segmenter: Sendable {
         out["sys_dia_ratio"] = mean(dur(1)) / mean(dur(3))
         out["systolic_interval_mean_s"] = mean(si)
         out["systolic_fraction"] = mean(zip(si, rr).map { $0 / $1 })
-        out["s1_s2_amp_ratio"] = median(zip(a1, a2).map { $0 / $1 })
+        out["s1_s2_amp_ratio"] = Stats.median(zip(a1, a2).map { $0 / $1 })
         out["s1_amp_cv"] = std(a1) / mean(a1)
         out["s2_amp_cv"] = std(a2) / mean(a2)
-        out["systole_s1_amp_ratio"] = median(zip(msys, a1).map { $0 / $1 })
-        out["diastole_s1_amp_ratio"] = median(zip(mdia, a1).map { $0 / $1 })
+        out["systole_s1_amp_ratio"] = Stats.median(zip(msys, a1).map { $0 / $1 })
+        out["diastole_s1_amp_ratio"] = Stats.median(zip(mdia, a1).map { $0 / $1 })
         return out
     }
 }

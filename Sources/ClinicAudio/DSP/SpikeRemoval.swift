@@ -33,7 +33,7 @@ public enum SpikeRemoval {
         var amplitudes = (0..<nWindows).map(maa)
         let limit = x.count + 10
         while removals.count < limit {
-            let median = Self.median(amplitudes)
+            let median = Stats.median(amplitudes)
             guard amplitudes.contains(where: { $0 > median * 3 }) else { break }
             let j = amplitudes.indices.max { amplitudes[$0] < amplitudes[$1] || (amplitudes[$0] == amplitudes[$1] && $0 > $1) }!
             let base = j * w
@@ -56,10 +56,4 @@ public enum SpikeRemoval {
     }
 
     private static func sign(_ v: Double) -> Double { v > 0 ? 1 : (v < 0 ? -1 : 0) }
-
-    /// numpy's median: the mean of the two middle values for an even count.
-    static func median(_ v: [Double]) -> Double {
-        let s = v.sorted(), n = s.count
-        return n % 2 == 1 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2
-    }
 }

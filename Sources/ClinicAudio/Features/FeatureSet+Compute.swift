@@ -186,6 +186,12 @@ public enum Stats {
         return v.isEmpty ? 0 : sum(v) { ($0 - m) * ($0 - m) } / Double(v.count)
     }
     public static func std(_ v: [Double]) -> Double { variance(v).squareRoot() }
+    /// numpy's median: the mean of the two middle values for an even count (nan for none).
+    public static func median(_ v: [Double]) -> Double {
+        let s = v.sorted(), n = s.count
+        guard n > 0 else { return .nan }
+        return n % 2 == 1 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2
+    }
     public static func rms(_ v: [Double]) -> Double { v.isEmpty ? 0 : (sum(v) { $0 * $0 } / Double(v.count)).squareRoot() }
     /// The largest magnitude (0 for no values).
     public static func peak(_ v: [Double]) -> Double {
