@@ -164,25 +164,20 @@ public struct Assessor: Sendable {
             guard parts.count == 2, isSHA256Hex(parts[0]) else { throw ModelError("\(sums.path): a line is not `SHA256  file`") }
             expected[parts[1].trimmingCharacters(in: CharacterSet(charactersIn: " *"))] = parts[0]
         }
-        func load(_ task: String) throws(ModelError) -> Model {
-            let url = directory.appending(path: "\(task).json")
+        /// A file of the folder, read and checked against its checksum, then parsed by `parse`.
+        func verified<T>(_ name: String, _ parse: (Data) throws(ModelError) -> T) throws(ModelError) -> T {
+            let url = directory.appending(path: name)
             guard let data = FileManager.default.contents(atPath: url.path) else { throw ModelError("\(url.path) is missing or unreadable") }
-            guard let sum = expected["\(task).json"] else { throw ModelError("\(sums.path) has no checksum for \(task).json") }
+            guard let sum = expected[name] else { throw ModelError("\(sums.path) has no checksum for \(name)") }
             guard sha256Hex([UInt8](data)) == sum else {
                 throw ModelError("\(url.path) does not match its checksum in SHA256SUMS (damaged, or changed after training)")
             }
-            do { return try Model(json: data) } catch { throw ModelError("\(url.path): \(error)") }
+            do { return try parse(data) } catch { throw ModelError("\(url.path): \(error)") }
         }
+        func load(_ task: String) throws(ModelError) -> Model { try verified("\(task).json") { (d) throws(ModelError) in try Model(json: d) } }
         // The segmenter: the folder's segmentation.json when SHA256SUMS lists it, else the built-in one.
-        var segmenter = try Segmenter.shipped()
-        if expected["segmentation.json"] != nil {
-            let url = directory.appending(path: "segmentation.json")
-            guard let data = FileManager.default.contents(atPath: url.path) else { throw ModelError("\(url.path) is missing or unreadable") }
-            guard sha256Hex([UInt8](data)) == expected["segmentation.json"] else {
-                throw ModelError("\(url.path) does not match its checksum in SHA256SUMS (damaged, or changed after training)")
-            }
-            do { segmenter = try Segmenter(json: data) } catch { throw ModelError("\(url.path): \(error)") }
-        }
+        let segmenter = expected["segmentation.json"] == nil
+            ? try Segmenter.shipped() : try verified("segmentation.json") { (d) throws(ModelError) in try Segmenter(json: d) }
         return try Assessor(quality: load("quality"), abnormal: load("abnormal"), murmur: load("murmur"), segmenter: segmenter)
     }
 
