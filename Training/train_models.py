@@ -46,6 +46,7 @@ from __future__ import annotations
 import argparse
 import csv
 import datetime as _dt
+import hashlib
 import json
 import math
 import os
@@ -441,6 +442,24 @@ def predict_from_json(doc, rows_features):
         zs.append(z)
         ps.append(1.0 / (1.0 + math.exp(-(a * z + b))))
     return zs, ps
+
+
+def update_sums(models, names):
+    """Rewrites the lines of `names` in models/SHA256SUMS (sha256sum format), keeping the
+    other models' lines (each training script writes its own files)."""
+    path = os.path.join(models, "SHA256SUMS")
+    sums = {}
+    if os.path.exists(path):
+        for line in open(path):
+            parts = line.split()
+            if len(parts) == 2:
+                sums[parts[1]] = parts[0]
+    for n in names:
+        with open(os.path.join(models, n), "rb") as fh:
+            sums[n] = hashlib.sha256(fh.read()).hexdigest()
+    with open(path, "w") as fh:
+        for n in sorted(sums):
+            fh.write(f"{sums[n]}  {n}\n")
 
 
 def grade_of(p, cuts):
@@ -1429,11 +1448,7 @@ def main():
     for t in ("quality", "abnormal", "murmur"):
         log(f"wrote Models/{t}.json, Models/{t}.md")
     # The checksums `clinic --models DIR` (and CLINIC_MODELS) require beside the model files.
-    import hashlib
-    with open(os.path.join(REPO, "Models", "SHA256SUMS"), "w") as fh:
-        for t in ("abnormal", "murmur", "quality"):
-            with open(os.path.join(REPO, "Models", f"{t}.json"), "rb") as mf:
-                fh.write(f"{hashlib.sha256(mf.read()).hexdigest()}  {t}.json\n")
+    update_sums(os.path.join(REPO, "Models"), ["abnormal.json", "murmur.json", "quality.json"])
     log("wrote Models/SHA256SUMS")
     log("wrote Tests/Fixtures/models/parity.json")
     log("done")

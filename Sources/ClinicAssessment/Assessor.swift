@@ -69,6 +69,21 @@ public struct AssessmentReport: Sendable, Equatable, Encodable {
         }
     }
 
+    /// A class model's answer (`ClassModel`): each class's probability and the call.
+    public struct Classes: Sendable, Equatable, Encodable {
+        /// By class (valve: AR, AS, MR, MS; heart_sound: artifact, murmur, normal).
+        public var probabilities: [String: Double]
+        /// Valve: the classes called joined by `+` (`AS+AR`), the model's none label (`N`) when
+        /// none is, `unsure` when the recording is not of acceptable quality. heart_sound: the
+        /// most probable class.
+        public var call: String
+
+        public init(probabilities: [String: Double], call: String) {
+            self.probabilities = probabilities
+            self.call = call
+        }
+    }
+
     public var quality: Quality
     /// normal / abnormal / unsure (an unacceptable recording is unsure, as PhysioNet 2016 scores it).
     public var abnormal: Call
@@ -79,13 +94,17 @@ public struct AssessmentReport: Sendable, Equatable, Encodable {
     /// Why the models could not assess it (too short, silent), when they could not.
     public var reason: String?
     public var cycle: Cycle?
+    /// Valve disease (AR, AS, MR, MS; adults), nil when not assessed or no valve model.
+    public var valve: Classes?
+    /// artifact / murmur / normal (PASCAL 2011's classes), nil when not assessed or no model.
+    public var heartSound: Classes?
     /// The recording's duration, seconds.
     public var durationSeconds: Double
     /// Each task's model, `name version`.
     public var models: [String: String]
 
     enum CodingKeys: String, CodingKey {
-        case quality, abnormal, murmur, advice, reason, cycle, durationSeconds = "duration_s", models
+        case quality, abnormal, murmur, advice, reason, cycle, valve, heartSound = "heart_sound", durationSeconds = "duration_s", models
     }
 
     /// The line a nurse reads: grade and decision, then the calls, each with its model's
@@ -98,6 +117,12 @@ public struct AssessmentReport: Sendable, Equatable, Encodable {
         line += "; \(abnormal.call)" + (abnormal.confidence != nil ? p(abnormal.probability).map { " (\($0) abnormal)" } ?? "" : "")
         line += "; murmur \(murmur.call)" + (murmur.confidence != nil ? p(murmur.probability).map { " (\($0) present)" } ?? "" : "")
         if let cycle { line += String(format: "; heart rate %.0f bpm", cycle.heartRate) }
+        if let heartSound { line += "; sounds \(heartSound.call)" }
+        if let valve, valve.call != "unsure" {
+            // A call that names no class is the model's none label (N).
+            let named = valve.call.split(separator: "+").allSatisfy { valve.probabilities[String($0)] != nil }
+            line += named ? "; valve disease \(valve.call) suspected" : "; no valve disease found"
+        }
         return line
     }
 }
@@ -110,10 +135,14 @@ public struct Assessor: Sendable {
     public let murmur: Model
     /// The heart-cycle segmenter (heart rate, S1/S2); nil: no cycle in the reports.
     public let segmenter: Segmenter?
+    /// Valve disease and artifact/murmur/normal (docs/classifiers.md); nil: not in the reports.
+    public let valve: ClassModel?
+    public let heartSound: ClassModel?
     /// The feature set every model reads.
     public static let featureSet = FeatureSet.assessV1
 
-    public init(quality: Model, abnormal: Model, murmur: Model, segmenter: Segmenter? = nil) throws(ModelError) {
+    public init(quality: Model, abnormal: Model, murmur: Model, segmenter: Segmenter? = nil,
+                valve: ClassModel? = nil, heartSound: ClassModel? = nil) throws(ModelError) {
         for (task, model) in [("quality", quality), ("abnormal", abnormal), ("murmur", murmur)] {
             guard model.file.task == task else { throw ModelError("the \(task) model file is for task \(model.file.task)") }
             guard model.file.featureSet == Self.featureSet.name else {
@@ -130,6 +159,19 @@ public struct Assessor: Sendable {
             throw ModelError("the \(task) model is a cnn; this build runs a cnn only for murmur")
         }
         guard quality.file.grades != nil else { throw ModelError("the quality model has no grade cut points") }
+        let known = Set(Self.featureSet.featureNames + [ClassModel.murmurInput] + Segmenter.cycleFeatureNames.map { ClassModel.cyclePrefix + $0 })
+        for (task, model) in [("valve", valve), ("heart_sound", heartSound)] {
+            guard let model else { continue }
+            guard model.file.task == task else { throw ModelError("the \(task) model file is for task \(model.file.task)") }
+            guard model.file.featureSet == Self.featureSet.name else {
+                throw ModelError("the \(task) model reads \(model.file.featureSet), not \(Self.featureSet.name)")
+            }
+            if let unknown = model.file.inputs.first(where: { !known.contains($0) }) {
+                throw ModelError("the \(task) model reads \(unknown), which this build does not compute")
+            }
+        }
+        self.valve = valve
+        self.heartSound = heartSound
         self.quality = quality
         self.abnormal = abnormal
         self.murmur = murmur
@@ -146,7 +188,14 @@ public struct Assessor: Sendable {
             }
             do { return try Model(json: Data(json.utf8)) } catch { throw ModelError("Models/\(task).json (built in): \(error)") }
         }
-        return try Assessor(quality: load("quality"), abnormal: load("abnormal"), murmur: load("murmur"), segmenter: Segmenter.shipped())
+        return try Assessor(quality: load("quality"), abnormal: load("abnormal"), murmur: load("murmur"), segmenter: Segmenter.shipped(),
+                            valve: shippedClasses("valve"), heartSound: shippedClasses("heart_sound"))
+    }
+
+    /// A built-in class model (Models/<task>.json), nil when this build has none.
+    static func shippedClasses(_ task: String) throws(ModelError) -> ClassModel? {
+        guard let json = embeddedModels.first(where: { $0.name == task })?.json else { return nil }
+        do { return try ClassModel(json: Data(json.utf8)) } catch { throw ModelError("Models/\(task).json (built in): \(error)") }
     }
 
     /// Models from a folder (a researcher's retrained `Models/`): `quality.json`,
@@ -178,13 +227,20 @@ public struct Assessor: Sendable {
         // The segmenter: the folder's segmentation.json when SHA256SUMS lists it, else the built-in one.
         let segmenter = expected["segmentation.json"] == nil
             ? try Segmenter.shipped() : try verified("segmentation.json") { (d) throws(ModelError) in try Segmenter(json: d) }
-        return try Assessor(quality: load("quality"), abnormal: load("abnormal"), murmur: load("murmur"), segmenter: segmenter)
+        // The class models likewise: the folder's when SHA256SUMS lists them, else the built-in ones.
+        func classes(_ task: String) throws(ModelError) -> ClassModel? {
+            expected["\(task).json"] == nil
+                ? try shippedClasses(task) : try verified("\(task).json") { (d) throws(ModelError) in try ClassModel(json: d) }
+        }
+        return try Assessor(quality: load("quality"), abnormal: load("abnormal"), murmur: load("murmur"), segmenter: segmenter,
+                            valve: classes("valve"), heartSound: classes("heart_sound"))
     }
 
     public var models: [String: String] {
         var m = ["quality": quality.file.name + " " + quality.file.version, "abnormal": abnormal.file.name + " " + abnormal.file.version,
                  "murmur": murmur.file.name + " " + murmur.file.version]
         if let segmenter { m["segmentation"] = "segmentation " + segmenter.file.modelVersion }
+        for model in [valve, heartSound].compactMap({ $0 }) { m[model.file.task] = model.file.name + " " + model.file.version }
         return m
     }
 
@@ -203,6 +259,7 @@ public struct Assessor: Sendable {
             // The cycle of a recording good enough to show one (a very bad one's would be made of noise).
             if segment ?? (report.quality.grade > .veryBad), let segmenter, let cycle = try? segmenter.segment(bandPassed: analysis.bandPassed) {
                 report.cycle = AssessmentReport.Cycle(cycle)
+                classify(&report, analysis.features)
             }
             return report
         } catch {
@@ -239,7 +296,32 @@ public struct Assessor: Sendable {
             m = .init(probability: pm, call: "unknown", confidence: nil)
         }
         let advice = acceptable ? nil : "too noisy to interpret: record again at the same site, press the stethoscope more firmly, keep the patient still and the room quiet"
-        return AssessmentReport(quality: q, abnormal: a, murmur: m, advice: advice, reason: nil, cycle: nil, durationSeconds: duration, models: models)
+        var report = AssessmentReport(quality: q, abnormal: a, murmur: m, advice: advice, reason: nil, cycle: nil, durationSeconds: duration, models: models)
+        classify(&report, features)
+        return report
+    }
+
+    /// Sets the report's valve and heart-sound answers from the features, its murmur
+    /// probability and its cycle (missing inputs take the models' training medians).
+    public func classify(_ report: inout AssessmentReport, _ features: Features) {
+        let murmurP = report.murmur.probability, timing = report.cycle?.timing ?? [:], acceptable = report.quality.acceptable
+        let value = { (name: String) -> Double? in
+            if name == ClassModel.murmurInput { return murmurP }
+            if name.hasPrefix(ClassModel.cyclePrefix) { return timing[String(name.dropFirst(ClassModel.cyclePrefix.count))] ?? nil }
+            return features[name]
+        }
+        func answer(_ model: ClassModel, call: ([Double]) -> String) -> AssessmentReport.Classes {
+            let p = model.probabilities(value)
+            return .init(probabilities: Dictionary(uniqueKeysWithValues: zip(model.file.classes, p)), call: call(p))
+        }
+        report.valve = valve.map { model in
+            answer(model) { p in
+                guard acceptable else { return "unsure" }
+                let found = model.called(p)
+                return found.isEmpty ? model.file.none! : found.joined(separator: "+")
+            }
+        }
+        report.heartSound = heartSound.map { model in answer(model) { model.called($0)[0] } }
     }
 
     /// The report for a recording the features refused: very bad, unacceptable, with why.
@@ -259,7 +341,7 @@ public struct Assessor: Sendable {
             quality: .init(probability: nil, grade: .veryBad, acceptable: false, confidence: 1),
             abnormal: .init(probability: nil, call: "unsure", confidence: nil),
             murmur: .init(probability: nil, call: "unknown", confidence: nil),
-            advice: advice, reason: reason, cycle: nil, durationSeconds: duration, models: models)
+            advice: advice, reason: reason, cycle: nil, valve: nil, heartSound: nil, durationSeconds: duration, models: models)
     }
 
     /// Whether the murmur call waits for acceptable quality (the murmur model's `quality_gate`).

@@ -17,11 +17,15 @@ public struct EvaluatedRecording: Sendable {
     public var murmurAtLocation: String?
     /// The annotated heart cycle (CirCor's `.tsv`), when the manifest names one.
     public var cycle: CycleAnnotation?
+    /// The manifest's `diagnosis`: BMD-HS's valve classes (`N`, `AS`, `MD:AS+AR`), PASCAL's
+    /// (`normal`, `murmur(noisy)`, `extrastole`, `artifact`, …).
+    public var diagnosis: String?
     public var report: AssessmentReport
 
     public init(dataset: String, patient: String, quality: String?, abnormal: Int?, murmur: String?, murmurAtLocation: String?,
-                cycle: CycleAnnotation? = nil, report: AssessmentReport) {
+                cycle: CycleAnnotation? = nil, diagnosis: String? = nil, report: AssessmentReport) {
         self.cycle = cycle
+        self.diagnosis = diagnosis
         self.dataset = dataset
         self.patient = patient
         self.quality = quality
@@ -152,10 +156,41 @@ public struct EvaluationReport: Sendable, Encodable, Equatable {
         enum CodingKeys: String, CodingKey { case n, unsegmented, f1S1 = "f1_s1", f1S2 = "f1_s2", hrMaeBpm = "hr_mae_bpm", hrN = "hr_n" }
     }
 
+    /// Valve disease at patient level (BMD-HS): a patient's probability of each label is the
+    /// mean over their recordings with an answer; a label is called at the model's threshold.
+    public struct ValveFigures: Sendable, Encodable, Equatable {
+        /// Patients with a valve label (BMD-HS's `MD:` with no disease named is left out).
+        public var n: Int
+        public var recordings: Int
+        /// The called set equals the true set (N: none).
+        public var accuracy: Double
+        /// The mean of the per-label F1s over N, AR, AS, MR, MS (N: no label called vs none true).
+        public var macroF1: Double
+        public var f1: [String: Double?]
+        /// `confusion[label][truth][call]`, truth and call `present` or `absent`, patients.
+        public var confusion: [String: [String: [String: Int]]]
+        enum CodingKeys: String, CodingKey { case n, recordings, accuracy, macroF1 = "macro_f1", f1, confusion }
+    }
+
+    /// artifact / murmur / normal on PASCAL 2011 recordings (extrahls and extrastole count as
+    /// normal; `(noisy)` is dropped), over the recordings the models could assess.
+    public struct PascalFigures: Sendable, Encodable, Equatable {
+        public var n: Int
+        /// Recordings with a label the models could not assess (shorter than 3 s).
+        public var unassessed: Int
+        public var accuracy: Double
+        public var macroF1: Double
+        /// `confusion[label][call]`.
+        public var confusion: [String: [String: Int]]
+        enum CodingKeys: String, CodingKey { case n, unassessed, accuracy, macroF1 = "macro_f1", confusion }
+    }
+
     public var quality: Quality?
     public var abnormal: Abnormal?
     public var murmur: Murmur?
     public var segmentation: SegmentationFigures?
+    public var valve: ValveFigures?
+    public var pascal: PascalFigures?
 
     /// The figures of `rows`; patients' murmur calls by `assessor`'s rule.
     public init(_ rows: [EvaluatedRecording], assessor: Assessor) {
@@ -182,6 +217,8 @@ public struct EvaluationReport: Sendable, Encodable, Equatable {
                                 confusion: Self.confusion(a.map { ($0.abnormal == 1 ? "abnormal" : "normal", $0.report.abnormal.call) }))
         }
         segmentation = Self.segmentationFigures(rows)
+        if let model = assessor.valve { valve = Self.valveFigures(rows, model) }
+        pascal = Self.pascalFigures(rows)
         let m = rows.filter { $0.murmur != nil }
         if !m.isEmpty {
             // Patient level: the label is the patient's; the call combines their recordings.
@@ -199,7 +236,81 @@ public struct EvaluationReport: Sendable, Encodable, Equatable {
         }
     }
 
-    enum CodingKeys: String, CodingKey { case quality, abnormal, murmur, segmentation }
+    enum CodingKeys: String, CodingKey { case quality, abnormal, murmur, segmentation, valve, pascal }
+
+    /// BMD-HS's diagnosis as a set of valve labels: `N` none, `AS` one, `MD:AS+AR` several; nil
+    /// for anything else (`MD:` naming none, other data sets' diagnoses).
+    public static func valveLabels(_ diagnosis: String) -> Set<String>? {
+        if diagnosis == "N" { return [] }
+        let labels = Set((diagnosis.hasPrefix("MD:") ? String(diagnosis.dropFirst(3)) : diagnosis).split(separator: "+").map(String.init))
+        return !labels.isEmpty && labels.isSubset(of: ["AR", "AS", "MR", "MS"]) ? labels : nil
+    }
+
+    /// PASCAL 2011's diagnosis as artifact / murmur / normal (extra heart sounds and extrasystoles are normal).
+    public static func pascalClass(_ diagnosis: String) -> String? {
+        switch diagnosis.replacingOccurrences(of: "(noisy)", with: "") {
+        case "artifact": "artifact"
+        case "murmur": "murmur"
+        case "normal", "extrahls", "extrastole": "normal"
+        default: nil
+        }
+    }
+
+    static func f1(tp: Int, fp: Int, fn: Int) -> Double? { 2 * tp + fp + fn == 0 ? nil : Double(2 * tp) / Double(2 * tp + fp + fn) }
+
+    static func valveFigures(_ rows: [EvaluatedRecording], _ model: ClassModel) -> ValveFigures? {
+        // patient -> (true labels, summed probabilities, recordings)
+        var patients: [String: (truth: Set<String>, sum: [Double], n: Int)] = [:]
+        let classes = model.file.classes
+        for r in rows where r.dataset == "bmd-hs" {
+            guard let truth = r.diagnosis.flatMap(valveLabels), let v = r.report.valve else { continue }
+            let key = "\(r.dataset)/\(r.patient)"
+            var entry = patients[key] ?? (truth, Array(repeating: 0, count: classes.count), 0)
+            for (i, c) in classes.enumerated() { entry.sum[i] += v.probabilities[c] ?? 0 }
+            entry.n += 1
+            patients[key] = entry
+        }
+        guard !patients.isEmpty else { return nil }
+        let none = model.file.none ?? "N"
+        var counts: [String: (tp: Int, fp: Int, fn: Int, tn: Int)] = [:]
+        var exact = 0
+        for entry in patients.values {
+            let called = Set(model.called(entry.sum.map { $0 / Double(entry.n) }))
+            if called == entry.truth { exact += 1 }
+            for label in classes + [none] {
+                let t = label == none ? entry.truth.isEmpty : entry.truth.contains(label)
+                let c = label == none ? called.isEmpty : called.contains(label)
+                var k = counts[label] ?? (0, 0, 0, 0)
+                switch (t, c) {
+                case (true, true): k.tp += 1
+                case (false, true): k.fp += 1
+                case (true, false): k.fn += 1
+                case (false, false): k.tn += 1
+                }
+                counts[label] = k
+            }
+        }
+        let f1s = counts.mapValues { f1(tp: $0.tp, fp: $0.fp, fn: $0.fn) }
+        let defined = f1s.values.compactMap { $0 }
+        return ValveFigures(
+            n: patients.count, recordings: patients.values.reduce(0) { $0 + $1.n }, accuracy: Double(exact) / Double(patients.count),
+            macroF1: defined.reduce(0, +) / Double(max(1, defined.count)), f1: f1s,
+            confusion: counts.mapValues { k in ["present": ["present": k.tp, "absent": k.fn], "absent": ["present": k.fp, "absent": k.tn]] })
+    }
+
+    static func pascalFigures(_ rows: [EvaluatedRecording]) -> PascalFigures? {
+        let labelled = rows.filter { $0.dataset == "pascal2011" }.compactMap { r in r.diagnosis.flatMap(pascalClass).map { (r, $0) } }
+        let assessed = labelled.compactMap { r, label in r.report.heartSound.map { (label: label, prediction: $0.call) } }
+        guard !assessed.isEmpty else { return nil }
+        let classes = Set(assessed.flatMap { [$0.label, $0.prediction] })
+        let f1s = classes.compactMap { c in
+            f1(tp: assessed.filter { $0.label == c && $0.prediction == c }.count, fp: assessed.filter { $0.label != c && $0.prediction == c }.count,
+               fn: assessed.filter { $0.label == c && $0.prediction != c }.count)
+        }
+        return PascalFigures(n: assessed.count, unassessed: labelled.count - assessed.count,
+                             accuracy: Double(assessed.filter { $0.label == $0.prediction }.count) / Double(assessed.count),
+                             macroF1: f1s.reduce(0, +) / Double(max(1, f1s.count)), confusion: confusion(assessed))
+    }
 
     /// Matching tolerance for S1/S2 centres, seconds.
     public static let segmentationTolerance = 0.060

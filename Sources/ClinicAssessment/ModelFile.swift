@@ -108,6 +108,11 @@ public struct ModelFile: Sendable, Decodable, Equatable {
 public struct ModelError: Error, Equatable, CustomStringConvertible {
     public var description: String
     init(_ description: String) { self.description = description }
+
+    /// A model file's JSON decoded as `type`, or why it is not a `format` file.
+    static func decode<T: Decodable>(_ type: T.Type, _ json: Data, format: String) throws(ModelError) -> T {
+        do { return try JSONDecoder().decode(type, from: json) } catch { throw ModelError("not a \(format) file: \(error)") }
+    }
 }
 
 /// A model file checked once when loaded (every length, index and number), so evaluating it
@@ -117,13 +122,7 @@ public struct Model: Sendable {
     /// The network of a `cnn` model, ready to run.
     let network: PatchNetwork?
 
-    public init(json: Data) throws(ModelError) {
-        let file: ModelFile
-        do { file = try JSONDecoder().decode(ModelFile.self, from: json) } catch {
-            throw ModelError("not a clinic-model file: \(error)")
-        }
-        try self.init(file)
-    }
+    public init(json: Data) throws(ModelError) { try self.init(ModelError.decode(ModelFile.self, json, format: "clinic-model")) }
 
     public init(_ file: ModelFile) throws(ModelError) {
         var network: PatchNetwork? = nil

@@ -132,11 +132,7 @@ public struct Segmenter: Sendable {
     ]
 
     public init(json: Data) throws(ModelError) {
-        let file: SegmentationModelFile
-        do { file = try JSONDecoder().decode(SegmentationModelFile.self, from: json) } catch {
-            throw ModelError("not a clinic-segmentation file: \(error)")
-        }
-        try self.init(file)
+        try self.init(ModelError.decode(SegmentationModelFile.self, json, format: "clinic-segmentation"))
     }
 
     public init(_ f: SegmentationModelFile) throws(ModelError) {

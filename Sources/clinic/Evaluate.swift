@@ -20,7 +20,10 @@ struct EvaluateCommand: ParsableCommand {
             specificity over recordings given a call, their mean (MAcc), AUC, how many were unsure. \
             Murmur: the 2022 challenge's weighted accuracy at patient level, and per-recording accuracy. \
             Segmentation (a `segmentation` column naming CirCor-style .tsv annotations): S1 and S2 F1 (a \
-            decoded sound within 60 ms of an annotated one) and the heart-rate error.
+            decoded sound within 60 ms of an annotated one) and the heart-rate error. Valve disease (the \
+            `diagnosis` of BMD-HS rows: N, AR, AS, MR, MS, MD:AS+AR …): per patient, exact-set accuracy, \
+            macro-F1 over N/AR/AS/MR/MS and each label's confusion. PASCAL 2011 (`diagnosis` of \
+            pascal2011 rows): artifact/murmur/normal accuracy, macro-F1 and confusion.
 
             The shipped models were trained on ../shared/data: figures on it measure fit, not skill. The \
             cross-validated figures, on patients the models never saw, are in the model cards (Models/*.md).
@@ -74,7 +77,9 @@ struct EvaluateCommand: ParsableCommand {
                 var failed = true
                 if let path = Manifest.path(rows[i], manifest.pathColumn, manifest.root) {
                     do {
-                        let report = try assessor.assess(file: path, segment: manifest.value(rows[i], "segmentation") != nil)
+                        // An annotated recording is always segmented (to score the segmenter);
+                        // any other as `clinic assess` does (the class models read its cycle).
+                        let report = try assessor.assess(file: path, segment: manifest.value(rows[i], "segmentation") != nil ? true : nil)
                         results.withLock { $0[i] = report }
                         failed = false
                     } catch let error as AudioError {
@@ -109,7 +114,8 @@ struct EvaluateCommand: ParsableCommand {
             let patient = manifest.value(row, "patient_id") ?? manifest.value(row, "record_id") ?? "row \(i)"
             return EvaluatedRecording(dataset: dataset, patient: patient, quality: manifest.value(row, "quality"),
                                       abnormal: manifest.value(row, "abnormal").flatMap(Int.init), murmur: manifest.value(row, "murmur"),
-                                      murmurAtLocation: manifest.value(row, "murmur_at_location"), cycle: annotations[i], report: reports[i]!)
+                                      murmurAtLocation: manifest.value(row, "murmur_at_location"), cycle: annotations[i],
+                                      diagnosis: manifest.value(row, "diagnosis"), report: reports[i]!)
         }
         let report = EvaluationReport(evaluated, assessor: assessor)
         let failed = failures.withLock { $0 }
@@ -145,7 +151,16 @@ struct EvaluateCommand: ParsableCommand {
         if let g = s.report.segmentation {
             lines.append("segmentation recordings \(g.n) (\(g.unsegmented) not segmented): S1 F1 \(f(g.f1S1)), S2 F1 \(f(g.f1S2)); heart rate error \(g.hrMaeBpm.map { String(format: "%.2f bpm", $0) } ?? "–") over \(g.hrN)")
         }
-        if s.report.quality == nil && s.report.abnormal == nil && s.report.murmur == nil && s.report.segmentation == nil { lines.append("The manifest has no labels to evaluate against.") }
+        if let v = s.report.valve {
+            lines.append("valve     patients \(v.n) (\(v.recordings) recordings): exact accuracy \(f(v.accuracy)), macro-F1 \(f(v.macroF1)); F1 "
+                         + v.f1.keys.sorted().map { "\($0) \(f(v.f1[$0] ?? nil))" }.joined(separator: ", "))
+        }
+        if let p = s.report.pascal {
+            lines.append("pascal    n \(p.n) (\(p.unassessed) too short to assess): accuracy \(f(p.accuracy)), macro-F1 \(f(p.macroF1))")
+            lines.append("          confusion (label → call): \(confusionText(p.confusion))")
+        }
+        if s.report.quality == nil && s.report.abnormal == nil && s.report.murmur == nil && s.report.segmentation == nil
+            && s.report.valve == nil && s.report.pascal == nil { lines.append("The manifest has no labels to evaluate against.") }
         return lines.joined(separator: "\n")
     }
 

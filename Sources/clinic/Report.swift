@@ -136,7 +136,7 @@ struct ReportPage {
             <table class="assessment">
             <tr><th>Signal quality</th><td class="grade">\(escape(s.quality.grade))</td><td>\(s.quality.acceptable ? "acceptable" : "<b>unacceptable</b>")</td><td>P(acceptable) \(p("quality"))</td></tr>
             <tr><th>Normal / abnormal</th><td>\(escape(s.abnormal.call))</td><td></td><td>P(abnormal) \(p("abnormal"))</td></tr>
-            <tr><th>Murmur</th><td>\(escape(s.murmur.call))</td><td></td><td>P(present) \(p("murmur"))</td></tr>
+            <tr><th>Murmur</th><td>\(escape(s.murmur.call))</td><td></td><td>P(present) \(p("murmur"))</td></tr>\(classRow(full, "heart_sound", "Heart-sound class"))\(classRow(full, "valve", "Valve disease (adults)"))
             </table>
             """
         if let reason = full["reason"] as? String { rows += "<p>Not assessed by the models: \(escape(reason)).</p>" }
@@ -144,6 +144,14 @@ struct ReportPage {
         rows += "<p class=\"small\">Assessed \(escape(a.createdAt)) by \(models.joined(separator: "; ")). A call is the probability against the model's threshold; "
             + "how well each model does on patients it never saw is in its model card.</p>"
         return rows
+    }
+
+    /// A class model's row (valve, heart_sound): the call and every class's probability; empty when the assessment has none.
+    static func classRow(_ full: [String: Any], _ key: String, _ title: String) -> String {
+        guard let v = full[key] as? [String: Any], let call = v["call"] as? String, let p = v["probabilities"] as? [String: Double] else { return "" }
+        let shown = key == "valve" && call == "N" ? "none found" : call
+        let ps = p.sorted { $0.key < $1.key }.map { "P(\(escape($0.key))) " + String(format: "%.2f", $0.value) }.joined(separator: ", ")
+        return "\n<tr><th>\(escape(title))</th><td>\(escape(shown))</td><td></td><td>\(ps)</td></tr>"
     }
 
     /// The segmenter's heart rate and what the marks are.

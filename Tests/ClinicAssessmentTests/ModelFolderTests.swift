@@ -10,7 +10,7 @@ import Testing
     static func copy() throws -> URL {
         let dir = FileManager.default.temporaryDirectory.appending(path: "models-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        for name in ["quality.json", "abnormal.json", "murmur.json", "SHA256SUMS"] {
+        for name in ["quality.json", "abnormal.json", "murmur.json", "valve.json", "heart_sound.json", "segmentation.json", "SHA256SUMS"] {
             try FileManager.default.copyItem(at: ParityTests.root.appending(path: "Models/\(name)"), to: dir.appending(path: name))
         }
         return dir
@@ -30,6 +30,7 @@ import Testing
         let loaded = try Assessor.load(directory: dir), shipped = try Assessor.shipped()
         #expect(loaded.quality.file == shipped.quality.file && loaded.abnormal.file == shipped.abnormal.file && loaded.murmur.file == shipped.murmur.file,
                 "Models/ and the built-in models differ: rebuild")
+        #expect(loaded.valve?.file == shipped.valve?.file && loaded.heartSound?.file == shipped.heartSound?.file && loaded.valve != nil)
     }
 
     @Test func aBrokenFolderIsRefusedNamingTheFile() throws {
@@ -52,5 +53,11 @@ import Testing
             try Self.replace($0, "quality.json", with: Data(text.utf8))
         }
         #expect(future.contains("quality.json") && future.contains("version 3 is not clinic-model version 1 or 2"), "\(future)")
+        // A class model the folder lists is checked like the others.
+        let valve = try Data(contentsOf: ParityTests.root.appending(path: "Models/valve.json"))
+        let badValve = try refusal { var d = valve; d[d.count / 2] ^= 1; try d.write(to: $0.appending(path: "valve.json")) }
+        #expect(badValve.contains("valve.json does not match its checksum"), "\(badValve)")
+        let cutValve = try refusal { try Self.replace($0, "valve.json", with: valve.prefix(100)) }
+        #expect(cutValve.contains("valve.json") && cutValve.contains("not a clinic-classes file"), "\(cutValve)")
     }
 }

@@ -24,7 +24,15 @@ import Testing
             #expect(p > 0 && p < 1)
             #expect(["normal", "abnormal", "unsure"].contains((report["abnormal"] as? [String: Any])?["call"] as? String ?? ""))
             #expect(["present", "absent", "unknown"].contains((report["murmur"] as? [String: Any])?["call"] as? String ?? ""))
-            #expect((report["models"] as? [String: String])?.keys.sorted() == ["abnormal", "murmur", "quality", "segmentation"])
+            #expect((report["models"] as? [String: String])?.keys.sorted() == ["abnormal", "heart_sound", "murmur", "quality", "segmentation", "valve"])
+            // The class models: every class's probability, and a call that is one of them (valve: or N, or unsure).
+            let sound = try #require(report["heart_sound"] as? [String: Any])
+            #expect((sound["probabilities"] as? [String: Double])?.keys.sorted() == ["artifact", "murmur", "normal"])
+            #expect(["artifact", "murmur", "normal"].contains(sound["call"] as? String ?? ""))
+            let valve = try #require(report["valve"] as? [String: Any])
+            #expect((valve["probabilities"] as? [String: Double])?.keys.sorted() == ["AR", "AS", "MR", "MS"])
+            let call = valve["call"] as? String ?? ""
+            #expect(call == "N" || call == "unsure" || call.split(separator: "+").allSatisfy { ["AR", "AS", "MR", "MS"].contains(String($0)) }, "\(call)")
             // Above very bad, the heart cycle: a heart rate in the searched range and S1 onsets in order.
             if quality["grade"] as? String != "very bad" {
                 let cycle = try #require(report["cycle"] as? [String: Any])

@@ -22,7 +22,6 @@ the feature models. The shipped network is trained once more on every labelled r
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
 import json
 import os
 from collections import Counter
@@ -188,10 +187,7 @@ def ship(*, tc, cnn, base, store, ok, ok_m, qlevel, doc_q, names, pyfeat, mrows,
         parity = json.load(fh)
     parity["tasks"].pop("murmur", None)
     tm.write_json(pj, parity)
-    with open(os.path.join(models, "SHA256SUMS"), "w") as fh:
-        for t in ("abnormal", "murmur", "quality"):
-            with open(os.path.join(models, f"{t}.json"), "rb") as mf:
-                fh.write(f"{hashlib.sha256(mf.read()).hexdigest()}  {t}.json\n")
+    tm.update_sums(models, ["murmur.json"])
     log("wrote Models/murmur.json, Models/murmur.md, Models/SHA256SUMS, Tests/Fixtures/models/murmur-cnn-parity.json")
     return doc
 

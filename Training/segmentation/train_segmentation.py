@@ -624,6 +624,8 @@ def main():
     out_json = HERE.parent.parent / "Models" / "segmentation.json"
     out_json.write_text(json.dumps(params, indent=1) + "\n")
     log(f"wrote {out_json.relative_to(REPO)} ({out_json.stat().st_size / 1000:.1f} KB)")
+    import train_models  # its checksum line, so `clinic --models Models/` reads this segmenter
+    train_models.update_sums(str(out_json.parent), ["segmentation.json"])
     # the file decodes exactly like the in-memory parameters
     reread = sg.load_params(out_json)
     for r in recs[:25]:
