@@ -31,6 +31,8 @@ import Testing
         let s1Marks = page.components(separatedBy: "class=\"s1\"/>").count - 1
         #expect(s1Marks >= 3 && page.contains("heart rate"), "S1 marks: \(s1Marks)")
         #expect(page.contains("Signal quality") && page.contains("quality-logistic") && page.contains("The patient's other recordings"))
+        #expect(page.contains("<th>Valve disease (adults)</th>") && page.contains("P(MS) ") && page.contains("<th>Heart-sound class</th>")
+                && page.contains("P(artifact) ") && page.contains("valve-logistic"), "the class models' rows")
         #expect(page.contains("<td>PV</td>"), "the other recording is listed")
     }
 
