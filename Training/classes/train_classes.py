@@ -310,8 +310,10 @@ def run_valve(names, X, rows):
         conf[t][c if c in names5 else "several"] += 1
     label_conf = {lab: {"tp": int(np.sum(p & t)), "fp": int(np.sum(p & ~t)), "fn": int(np.sum(~p & t)), "tn": int(np.sum(~p & ~t))}
                   for lab, (p, t) in zip(VALVE + ["N"], cols_)}
+    diag_of = {r["patient_id"]: r["diagnosis"] for r in rows}
     res = {
         "patients": len(g), "recordings": len(rows),
+        "patients_by_diagnosis": dict(Counter(diag_of[p] for p in g).most_common()),
         "macro_f1": float(np.mean(fs)), "macro_f1_ci": ci(boots[:, 0]),
         "accuracy": float(exact.mean()), "accuracy_ci": ci(boots[:, 1]),
         "f1": {lab: float(v) for lab, v in zip(VALVE + ["N"], fs)},
@@ -443,8 +445,7 @@ def valve_card(res, doc, n_rec):
          "## Data", "",
          f"BMD-HS in ../shared/data: {n_rec} recordings (8 per patient: aortic, pulmonic, tricuspid and mitral sites, "
          f"sitting and supine) from {res['patients']} patients; the one patient labelled `MD:` with no disease named "
-         "is left out. Per patient: N 14, AR 5, AS 5, MR 8, MS 9 single-disease; multi-disease AS+AR 14, MR+MS 7, "
-         "AR+MR 4, AR+MR+MS 3, AS+AR+MR+MS 2, AS+MR 2, AR+MS 1, AS+MS 1, AS+AR+MS 1.", "",
+         "is left out. Patients per diagnosis: " + ", ".join(f"{k} {v}" for k, v in res["patients_by_diagnosis"].items()) + ".", "",
          "## Inputs", "",
          f"{len(doc['inputs'])} values: the assess-v1 features (subset `{res['shipped']['subset']}`), the murmur CNN's "
          "probability `p_murmur` (trained on CirCor only, never on these recordings) and 18 heart-cycle timing and "
