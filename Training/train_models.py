@@ -99,7 +99,8 @@ def load(features_csv: str, manifest_csv: str):
         rows = list(csv.DictReader(fh))
     header = list(rows[0].keys())
     names = header[header.index("error") + 1:]
-    assert len(names) == 45, len(names)
+    # the 45 assess-v1 features, then (clinic features --cycle) the segmenter's cycle.<name>
+    assert len([n for n in names if not n.startswith("cycle.")]) == 45, len(names)
     with open(manifest_csv, newline="") as fh:
         manifest = list(csv.DictReader(fh))
     assert len(manifest) == len(rows), "features CSV does not cover the manifest"
@@ -496,7 +497,7 @@ def run_task(task, ok, X, names, n_outer_free, n_inner_free):
     # label used to balance the free groups over folds
     bal = [r["murmur"] if task == "murmur" else str(v) for r, v in zip(R, y)]
     folds, n_folds = assign_folds(groups, bal, n_outer_free, SEED)
-    allowed = [i for i, f in enumerate(names) if f not in EXCLUDED_ALWAYS]
+    allowed = [i for i, f in enumerate(names) if f not in EXCLUDED_ALWAYS and not f.startswith("cycle.")]
     level_free = [i for i in allowed if names[i] not in LEVEL]
     cols_sets = {"all-but-dc": allowed, "level-free": level_free}
     res = {"idx": idx, "y": y, "rows": R, "folds": folds, "n_folds": n_folds, "cand": {},
@@ -1285,7 +1286,8 @@ def write_json(path, doc):
 
 
 def row_features(ok_row, names):
-    return {f: float(ok_row[f]) for f in names}
+    """name -> value (None: an empty cell, e.g. a cycle feature of a recording with no cycle)."""
+    return {f: float(ok_row[f]) if ok_row[f] != "" else None for f in names}
 
 
 def check_parity(doc, model, platt, ok, X, names):

@@ -148,9 +148,8 @@ public struct Assessor: Sendable {
             guard model.file.featureSet == Self.featureSet.name else {
                 throw ModelError("the \(task) model reads \(model.file.featureSet), not \(Self.featureSet.name)")
             }
-            let known = Set(Self.featureSet.featureNames)
-            if let unknown = model.file.features.first(where: { !known.contains($0) }) {
-                throw ModelError("the \(task) model reads \(unknown), which \(Self.featureSet.name) does not compute")
+            if let unknown = model.file.features.first(where: { !Self.featureInputs.contains($0) }) {
+                throw ModelError("the \(task) model reads \(unknown), which this build does not compute")
             }
         }
         // Quality and abnormal decide whether and how the murmur call is made; they must answer
@@ -159,7 +158,7 @@ public struct Assessor: Sendable {
             throw ModelError("the \(task) model is a cnn; this build runs a cnn only for murmur")
         }
         guard quality.file.grades != nil else { throw ModelError("the quality model has no grade cut points") }
-        let known = Set(Self.featureSet.featureNames + [ClassModel.murmurInput] + Segmenter.cycleFeatureNames.map { ClassModel.cyclePrefix + $0 })
+        let known = Self.featureInputs.union([ClassModel.murmurInput])
         for (task, model) in [("valve", valve), ("heart_sound", heartSound)] {
             guard let model else { continue }
             guard model.file.task == task else { throw ModelError("the \(task) model file is for task \(model.file.task)") }
@@ -179,6 +178,9 @@ public struct Assessor: Sendable {
     }
 
     public static let tasks = ["quality", "abnormal", "murmur"]
+
+    /// What a feature model may read: assess-v1's features and the cycle's (`cycle.<name>`).
+    public static let featureInputs = Set(featureSet.featureNames + Segmenter.cycleFeatureNames.map { ClassModel.cyclePrefix + $0 })
 
     /// The models built into this binary (Models/*.json, embedded at build time).
     public static func shipped() throws(ModelError) -> Assessor {
@@ -244,33 +246,37 @@ public struct Assessor: Sendable {
         return m
     }
 
-    /// Assesses an audio file: its features, then the models. A recording the features refuse
-    /// (too short, no sound in the band) still gets a report that says why. Throws only for a
-    /// file that cannot be read as audio.
+    /// Assesses an audio file: its features and heart cycle, then the models. A recording the
+    /// features refuse (too short, no sound in the band) still gets a report that says why.
+    /// Throws only for a file that cannot be read as audio.
     ///
-    /// The heart cycle is found for recordings graded above very bad (`segment` nil), for every
-    /// recording the segmenter accepts (true: `clinic evaluate` scoring the segmenter), or not
-    /// at all (false: `clinic evaluate` on a row with no annotated cycle).
+    /// The cycle is found for every assessable recording (models may read its `cycle.<name>`
+    /// timing features) and shown in the report (`cycle`) for recordings graded above very bad
+    /// (`segment` nil: a very bad one's cycle would be made of noise), always (true: `clinic
+    /// evaluate` scoring the segmenter) or never (false).
     public func assess(file path: String, segment: Bool? = nil) throws -> AssessmentReport {
         let audio = try AudioReader.readMono(path: path, resampledTo: Self.featureSet.analysisRate)
         do {
             let analysis = try Self.featureSet.analyze(resampled: audio)
-            var report = assess(analysis.features, patches: murmur.readsPatches ? analysis.logMelPatches : [], duration: audio.duration)
-            // The cycle of a recording good enough to show one (a very bad one's would be made of noise).
-            if segment ?? (report.quality.grade > .veryBad), let segmenter, let cycle = try? segmenter.segment(bandPassed: analysis.bandPassed) {
-                report.cycle = AssessmentReport.Cycle(cycle)
-                classify(&report, analysis.features)
-            }
+            let cycle = segmenter.flatMap { try? $0.segment(bandPassed: analysis.bandPassed) }
+            var report = assess(analysis.features, patches: murmur.readsPatches ? analysis.logMelPatches : [], duration: audio.duration,
+                                cycle: cycle)
+            if segment ?? (report.quality.grade > .veryBad), let cycle { report.cycle = AssessmentReport.Cycle(cycle) }
             return report
         } catch {
             return unassessable(duration: audio.duration, error)
         }
     }
 
-    /// The models' calls on computed features and, for a cnn murmur model, the recording's
-    /// log-mel patches (`FeatureAnalysis.logMelPatches`; none: the murmur call is unknown).
-    public func assess(_ features: Features, patches: [FrameMatrix] = [], duration: Double) -> AssessmentReport {
-        let value = { (name: String) in features[name] }
+    /// The models' calls on computed features, the recording's heart cycle (nil: its
+    /// `cycle.<name>` inputs are missing; the report shows no cycle either way) and, for a cnn
+    /// murmur model, the log-mel patches (`FeatureAnalysis.logMelPatches`; none: the murmur call
+    /// is unknown).
+    public func assess(_ features: Features, patches: [FrameMatrix] = [], duration: Double, cycle: Segmentation? = nil) -> AssessmentReport {
+        let timing = cycle?.cycleFeatures ?? [:]
+        let value = { (name: String) -> Double? in
+            name.hasPrefix(ClassModel.cyclePrefix) ? timing[String(name.dropFirst(ClassModel.cyclePrefix.count))] ?? nil : features[name]
+        }
         let pq = quality.probability(value)
         let cuts = quality.file.grades!
         let grade = QualityGrade(rawValue: cuts.filter { $0 <= pq }.count)!
@@ -283,7 +289,7 @@ public struct Assessor: Sendable {
             ? AssessmentReport.Call(probability: pa, call: isAbnormal ? "abnormal" : "normal", confidence: isAbnormal ? pa : 1 - pa)
             : AssessmentReport.Call(probability: pa, call: "unsure", confidence: nil)
 
-        let pm = murmur.probability(features, patches: patches)
+        let pm = murmur.probability(value, patches: patches)
         let m: AssessmentReport.Call
         if let pm, murmurCounts(acceptable: acceptable, grade: grade) {
             if let u = murmur.file.uncertain, pm >= u[0], pm < u[1] {
@@ -297,21 +303,10 @@ public struct Assessor: Sendable {
         }
         let advice = acceptable ? nil : "too noisy to interpret: record again at the same site, press the stethoscope more firmly, keep the patient still and the room quiet"
         var report = AssessmentReport(quality: q, abnormal: a, murmur: m, advice: advice, reason: nil, cycle: nil, durationSeconds: duration, models: models)
-        classify(&report, features)
-        return report
-    }
-
-    /// Sets the report's valve and heart-sound answers from the features, its murmur
-    /// probability and its cycle (missing inputs take the models' training medians).
-    public func classify(_ report: inout AssessmentReport, _ features: Features) {
-        let murmurP = report.murmur.probability, timing = report.cycle?.timing ?? [:], acceptable = report.quality.acceptable
-        let value = { (name: String) -> Double? in
-            if name == ClassModel.murmurInput { return murmurP }
-            if name.hasPrefix(ClassModel.cyclePrefix) { return timing[String(name.dropFirst(ClassModel.cyclePrefix.count))] ?? nil }
-            return features[name]
-        }
+        // The class models: the same inputs and the murmur probability (missing inputs take the training medians).
+        let withMurmur = { (name: String) -> Double? in name == ClassModel.murmurInput ? pm : value(name) }
         func answer(_ model: ClassModel, call: ([Double]) -> String) -> AssessmentReport.Classes {
-            let p = model.probabilities(value)
+            let p = model.probabilities(withMurmur)
             return .init(probabilities: Dictionary(uniqueKeysWithValues: zip(model.file.classes, p)), call: call(p))
         }
         report.valve = valve.map { model in
@@ -322,6 +317,7 @@ public struct Assessor: Sendable {
             }
         }
         report.heartSound = heartSound.map { model in answer(model) { model.called($0)[0] } }
+        return report
     }
 
     /// The report for a recording the features refused: very bad, unacceptable, with why.

@@ -240,7 +240,7 @@ public struct Model: Sendable {
     }
 
     /// The calibrated probability from whichever input the model reads; nil when a cnn has no patch.
-    public func probability(_ features: Features, patches: [FrameMatrix]) -> Double? {
-        readsPatches ? margin(patches: patches).map(calibrated) : probability { features[$0] }
+    public func probability(_ value: (String) -> Double?, patches: [FrameMatrix]) -> Double? {
+        readsPatches ? margin(patches: patches).map(calibrated) : probability(value)
     }
 }

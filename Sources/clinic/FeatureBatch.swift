@@ -1,3 +1,4 @@
+import ClinicAssessment
 import ClinicAudio
 import ClinicCore
 import Foundation
@@ -14,6 +15,9 @@ struct FeatureBatch {
     var out: String
     var jobs: Int
     var json: Bool
+    /// Also the heart cycle's timing features (`cycle.<name>`, Segmenter.cycleFeatureNames) of
+    /// the built-in segmenter; empty cells when it finds no cycle.
+    var cycle = false
 
     /// What `--json` prints at the end.
     struct Summary: Encodable {
@@ -36,17 +40,19 @@ struct FeatureBatch {
         let (header, rows, pathColumn, rootURL) = (manifest.header, manifest.rows, manifest.pathColumn, manifest.root)
         let outURL = URL(fileURLWithPath: out)
         let featureSet = set
+        let segmenter = cycle ? try Segmenter.shipped() : nil
+        let cycleNames = cycle ? Segmenter.cycleFeatureNames : []
         let progress = Progress(total: rows.count, show: !json)
         let started = DispatchTime.now().uptimeNanoseconds
 
         // Each worker takes the next row; each row's result is written by exactly one worker.
         let next = Atomic<Int>(0)
-        let results = Mutex<[Int: Result<[Double], RowError>]>([:])
+        let results = Mutex<[Int: Result<[Double?], RowError>]>([:])
         DispatchQueue.concurrentPerform(iterations: max(1, min(jobs, rows.count))) { _ in
             while true {
                 let i = next.wrappingAdd(1, ordering: .relaxed).oldValue
                 guard i < rows.count else { return }
-                let result = Self.features(of: rows[i], pathColumn: pathColumn, root: rootURL, set: featureSet)
+                let result = Self.features(of: rows[i], pathColumn: pathColumn, root: rootURL, set: featureSet, segmenter: segmenter)
                 results.withLock { $0[i] = result }
                 progress.advance(failed: (try? result.get()) == nil)
             }
@@ -55,17 +61,18 @@ struct FeatureBatch {
         let byRow = results.withLock { $0 }
 
         // The output: the manifest's columns, feature_set, error, then the features.
-        var lines = [CSV.line(header + ["feature_set", "error"] + featureSet.featureNames)]
+        let columns = featureSet.featureNames + cycleNames.map { "cycle." + $0 }
+        var lines = [CSV.line(header + ["feature_set", "error"] + columns)]
         var failures: [String: Int] = [:]
         for (i, row) in rows.enumerated() {
             let padded = row + Array(repeating: "", count: max(0, header.count - row.count))
             switch byRow[i]! {
             case .success(let values):
-                lines.append(CSV.line(Array(padded.prefix(header.count)) + [featureSet.name, ""] + values.map { "\($0)" }))
+                lines.append(CSV.line(Array(padded.prefix(header.count)) + [featureSet.name, ""] + values.map { $0.map { "\($0)" } ?? "" }))
             case .failure(let error):
                 failures[error.message, default: 0] += 1
                 lines.append(CSV.line(Array(padded.prefix(header.count)) + [featureSet.name, error.message]
-                                      + Array(repeating: "", count: featureSet.featureNames.count)))
+                                      + Array(repeating: "", count: columns.count)))
             }
         }
         try Self.writeWhole(lines.joined(separator: "\n") + "\n", to: outURL)
@@ -88,13 +95,20 @@ struct FeatureBatch {
 
     struct RowError: Error { var message: String }
 
-    /// The features of one manifest row, or why there are none (never throws: the batch goes on).
-    static func features(of row: [String], pathColumn: Int, root: URL, set: FeatureSet) -> Result<[Double], RowError> {
+    /// The features of one manifest row (then, with a segmenter, its cycle features, nil where
+    /// undefined or when no cycle is found), or why there are none (never throws: the batch goes on).
+    static func features(of row: [String], pathColumn: Int, root: URL, set: FeatureSet, segmenter: Segmenter? = nil) -> Result<[Double?], RowError> {
         guard let path = Manifest.path(row, pathColumn, root) else {
             return .failure(RowError(message: "The manifest row has no path."))
         }
         do {
-            return .success(try FeaturesCommand.analyze(set, file: path).analysis.features.values)
+            let analysis = try FeaturesCommand.analyze(set, file: path).analysis
+            var values: [Double?] = analysis.features.values
+            if let segmenter {
+                let timing = (try? segmenter.segment(bandPassed: analysis.bandPassed))?.cycleFeatures ?? [:]
+                values += Segmenter.cycleFeatureNames.map { timing[$0] ?? nil }
+            }
+            return .success(values)
         } catch let error as ClinicError {
             return .failure(RowError(message: error.message))
         } catch let error as AudioError {

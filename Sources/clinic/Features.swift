@@ -34,6 +34,8 @@ struct FeaturesCommand: ParsableCommand {
     var out: String?
     @Option(help: ArgumentHelp("Files processed at once in batch mode (default: the number of cores).", valueName: "n"))
     var jobs: Int?
+    @Flag(help: "Batch mode, assess-v1: also the heart cycle's timing features (cycle.<name> columns, from the built-in segmenter; empty when it finds no cycle).")
+    var cycle = false
     @Flag(name: .customLong("log-mel"), help: "With --json: add the log-mel patches ([patch][32 bands][96 frames] of dB, 3.07 s every 1.54 s).")
     var logMel = false
     @OptionGroup var output: JSONFlag
@@ -46,10 +48,12 @@ struct FeaturesCommand: ParsableCommand {
             guard file == nil else { throw ValidationError("Give either a FILE or --manifest with --out, not both.") }
             guard manifest != nil, out != nil else { throw ValidationError("Batch mode needs both --manifest CSV and --out CSV.") }
             guard !logMel else { throw ValidationError("--log-mel is for a single file with --json.") }
+            guard !cycle || set == FeatureSet.assessV1.name else { throw ValidationError("--cycle needs --set assess-v1 (the segmenter reads its band-passed signal).") }
         } else {
             guard file != nil else { throw ValidationError("Give an audio FILE, or --manifest CSV --out CSV for a batch.") }
             guard root == nil, jobs == nil else { throw ValidationError("--root and --jobs are for batch mode (--manifest).") }
             guard !logMel || output.json else { throw ValidationError("--log-mel needs --json.") }
+            guard !cycle else { throw ValidationError("--cycle is for batch mode (--manifest); clinic assess --json shows one file's cycle.") }
         }
         if let jobs, jobs < 1 { throw ValidationError("--jobs must be at least 1.") }
     }
@@ -86,7 +90,7 @@ struct FeaturesCommand: ParsableCommand {
         let featureSet = FeatureSet.all.first { $0.name == set }!
         if let manifest, let out {
             try FeatureBatch(set: featureSet, manifest: manifest, root: root, out: out,
-                             jobs: jobs ?? ProcessInfo.processInfo.activeProcessorCount, json: output.json).run()
+                             jobs: jobs ?? ProcessInfo.processInfo.activeProcessorCount, json: output.json, cycle: cycle).run()
             return
         }
         let (analysis, audio) = try Self.analyze(featureSet, file: file!)

@@ -73,6 +73,35 @@ import Testing
         for (name, value) in zip(header.suffix(45), values) { #expect(features[name] == value, "\(name)") }
     }
 
+    @Test func withCycleTheSegmentersTimingFeaturesFollowAndEqualWhatAssessReports() throws {
+        let dir = try folder(); defer { try? FileManager.default.removeItem(at: dir) }
+        try Data("path\naudio/good2.flac\naudio/notes.wav\n".utf8).write(to: dir.appending(path: "manifest.csv"))
+        let out = dir.appending(path: "features.csv")
+        let r = try clinic(["features", "--manifest", dir.appending(path: "manifest.csv").path, "--out", out.path, "--set", "assess-v1", "--cycle"], store: nil)
+        #expect(r.status == 0, "\(r.stderr)")
+        let lines = try String(contentsOf: out, encoding: .utf8).split(separator: "\n").map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
+        let header = lines[0]
+        #expect(header.count == 3 + 45 + 19 && header[3 + 45] == "cycle.n_cycles" && header.last == "cycle.diastole_s1_amp_ratio", "\(header)")
+        #expect(lines[2].count == header.count && lines[2].suffix(19).allSatisfy(\.isEmpty), "a failed row has empty cycle cells")
+        // The same numbers clinic assess --json shows as the cycle's timing.
+        let assess = try clinic(["assess", "--json", dir.appending(path: "audio/good2.flac").path], store: nil)
+        let shown = try #require(assess.json as? [[String: Any]])
+        let timing = try #require(((shown[0]["report"] as? [String: Any])?["cycle"] as? [String: Any])?["timing"] as? [String: Any])
+        var compared = 0
+        for (name, cell) in zip(header.suffix(19), lines[1].suffix(19)) {
+            let key = String(name.dropFirst("cycle.".count))
+            if let v = timing[key] as? Double {
+                #expect(abs((Double(cell) ?? .nan) - v) <= 1e-12 * max(1, abs(v)), "\(name): \(cell) vs \(v)")
+                compared += 1
+            } else {
+                #expect(cell.isEmpty, "\(name) is undefined in the report but \(cell) in the CSV")
+            }
+        }
+        #expect(compared >= 15)
+        let refused = try clinic(["features", "--manifest", dir.appending(path: "manifest.csv").path, "--out", out.path, "--cycle"], store: nil)
+        #expect(refused.status == 64 && refused.stderr.contains("--cycle needs --set assess-v1"), "\(refused.stderr)")
+    }
+
     @Test func refusesBadManifestsAndWritesNothingWhenNoRowWorks() throws {
         let dir = try folder(); defer { try? FileManager.default.removeItem(at: dir) }
         let out = dir.appending(path: "features.csv")
