@@ -80,6 +80,16 @@ T0 = time.time()
 LEVEL = ["signal_std", "rms", "peak", "mfcc0_mean", "envelope_variance"]
 EXCLUDED_ALWAYS = ["signal_mean"]
 
+# Tasks offered the cycle candidates (--cycle-tasks). Murmur only: offered to abnormal as well,
+# they lowered its out-of-fold AUC (0.598 -> 0.587) and PhysioNet leave-one-database-out MAcc
+# (0.552 -> 0.532), docs/classifiers.md.
+CYCLE_TASKS = ["murmur"]
+# clinic features --cycle's columns that are model candidates; cycle.n_cycles is left out (it
+# counts the recording's length, not the heart).
+CYCLE_FEATURES = [f"cycle.{n}" for n in (
+    "rr_mean_s", "rr_std_s", "rr_cv", "rmssd_s", "s1_mean_s", "s2_mean_s", "systole_mean_s", "systole_std_s",
+    "diastole_mean_s", "diastole_std_s", "sys_dia_ratio", "systolic_interval_mean_s", "systolic_fraction",
+    "s1_s2_amp_ratio", "s1_amp_cv", "s2_amp_cv", "systole_s1_amp_ratio", "diastole_s1_amp_ratio")]
 LR_GRID = [0.001, 0.01, 0.1, 1.0, 10.0]  # C of L2 logistic regression
 GBDT_DEPTHS = [2, 3]
 GBDT_ITERS = [50, 100, 200, 300]  # read off one 300-tree fit with staged_decision_function
@@ -196,8 +206,14 @@ class Fitted:
 
 
 def fit_candidate(kind, cols, params, X, y):
-    Z = X[:, cols]
+    Z = X[:, cols].copy()
     impute = np.nanmedian(np.where(np.isfinite(Z), Z, np.nan), axis=0)
+    impute = np.where(np.isfinite(impute), impute, 0.0)
+    # missing inputs (a cycle feature of a recording with no cycle) take the training median,
+    # in training as in the file's evaluator
+    bad = ~np.isfinite(Z)
+    if bad.any():
+        Z[bad] = np.broadcast_to(impute, Z.shape)[bad]
     if kind == "logistic":
         sc = StandardScaler().fit(Z)
         est = LogisticRegression(C=params["C"], max_iter=5000, tol=1e-6)
@@ -500,6 +516,11 @@ def run_task(task, ok, X, names, n_outer_free, n_inner_free):
     allowed = [i for i, f in enumerate(names) if f not in EXCLUDED_ALWAYS and not f.startswith("cycle.")]
     level_free = [i for i in allowed if names[i] not in LEVEL]
     cols_sets = {"all-but-dc": allowed, "level-free": level_free}
+    # The heart cycle's timing features (clinic features --cycle; n_cycles counts seconds, left
+    # out) as candidates for abnormal and murmur (issue 13: cycle-aligned features where they help).
+    cyc = [i for i, f in enumerate(names) if f in CYCLE_FEATURES]
+    if cyc and task in CYCLE_TASKS:
+        cols_sets.update({"all-but-dc+cycle": allowed + cyc, "level-free+cycle": level_free + cyc, "cycle": cyc})
     res = {"idx": idx, "y": y, "rows": R, "folds": folds, "n_folds": n_folds, "cand": {},
            "clusters": np.array([cluster(r) for r in R]),
            "strata": np.array([stratum(r) for r in R])}
@@ -783,7 +804,12 @@ def procedure_md(res, kind, outer_desc, inner_desc):
         f"- Outer CV: {outer_desc}. Inner CV (inside each outer training part only): {inner_desc}.",
         "- Inside each outer training part, for each candidate: the feature subset "
         "(`all-but-dc`: the 45 values without `signal_mean`; `level-free`: also without the "
-        "gain-dependent `signal_std`, `rms`, `peak`, `mfcc0_mean`, `envelope_variance`) and the "
+        "gain-dependent `signal_std`, `rms`, `peak`, `mfcc0_mean`, `envelope_variance`"
+        + (f"; `all-but-dc+cycle` and `level-free+cycle`: each with the {len(CYCLE_FEATURES)} heart-cycle "
+           "timing and amplitude features that `clinic features --cycle` computes with the shipped segmenter "
+           "(`cycle.*` but `cycle.n_cycles`, which counts seconds); `cycle`: those alone"
+           if any(k[0].endswith("cycle") for k in c["scores"]) else "")
+        + ") and the "
         f"hyper-parameters (logistic: L2, C in {LR_GRID}; trees: depth in {GBDT_DEPTHS}, "
         f"{GBDT_ITERS} trees, learning rate {GBDT_LR}, min 20 rows a leaf, L2 1.0) by pooled "
         "inner out-of-fold AUC; Platt scaling fitted on the inner out-of-fold margins of the "
@@ -815,7 +841,7 @@ def separability(ok, X, names, mask_a, mask_b):
     """Descriptive: 5-fold (stratified, by row) CV AUC of a logistic regression telling the
     rows of mask_a from those of mask_b (how recognisable a data set is from the inputs)."""
     from sklearn.model_selection import StratifiedKFold
-    cols = [i for i, f in enumerate(names) if f not in EXCLUDED_ALWAYS]
+    cols = [i for i, f in enumerate(names) if f not in EXCLUDED_ALWAYS and not f.startswith("cycle.")]
     m = mask_a | mask_b
     Z, t = X[m][:, cols], mask_a[m].astype(int)
     z = np.zeros(len(t))
@@ -845,12 +871,12 @@ def feature_flip_md(res, names, X, top=8):
     return md_table(["feature"] + strata, [[f] + [f"{v:.2f}" for v in a] for _, f, a in keep])
 
 
-def naive_split_auc(res, X):
+def naive_split_auc(res, X, names):
     """For contrast only (NOT an estimate): the shipped-kind GBDT with a split by recording
     (stratified 5-fold), which lets each PhysioNet sub-database and patient sit on both sides."""
     from sklearn.model_selection import StratifiedKFold
     Xt, y = X[res["idx"]], res["y"]
-    cols = [i for i in range(X.shape[1])]
+    cols = [i for i, f in enumerate(names) if not f.startswith("cycle.")]  # the assess-v1 values
     p = np.zeros(len(y))
     for tr, te in StratifiedKFold(5, shuffle=True, random_state=SEED).split(Xt, y):
         m = fit_candidate("gbdt", cols, {"depth": 3, "n_iter": 300}, Xt[tr], y[tr])
@@ -1003,7 +1029,7 @@ def write_abnormal_card(ra, ka, doc, rq, kq, ok, X, names, pq_all, qok_all, doc_
     dsa = np.array([r["dataset"] for r in ok])
     sep = separability(ok, X, names, dsa == "bmd-hs", dsa == "physionet2016")
     log("abnormal: contrast fit with a recording-level split")
-    naive = naive_split_auc(ra, X)
+    naive = naive_split_auc(ra, X, names)
     y = ra["y"]
     allm = np.ones(len(y), bool)
     pn = ra["strata"] != "bmd-hs"
@@ -1255,9 +1281,9 @@ def write_murmur_card(rm, km, doc, pe, truth, ok, qok_all, doc_q, names_g):
                     "median p"], ext), ""]
     qa = np.array([qok_all[i] for i in rm["idx"]])
     L += ["## Known limits", ""] + common_limits() + [
-        "- **It does not transfer to the other data sets** (external checks above): on BMD-HS "
-        "(adults, another device) it calls no recording 'present', on PASCAL it calls most normal "
-        "recordings 'present'. Its probabilities are only meaningful for CirCor-like recordings.",
+        "- Other data sets (external checks above; stand-in labels, other devices, adults): "
+        + "; ".join(f"{e[0]}: AUC {e[3]}, {e[4]} of positives and {e[5]} of negatives called present" for e in ext)
+        + ". Its probabilities are calibrated on CirCor-like recordings only.",
         "- CirCor is children (mostly), from one Brazilian screening programme, one device "
         "(Littmann 3200 / DigiScope), 40% of its patients here. Adults (other than CirCor's few "
         "young adults) and other devices are untested.",
@@ -1265,8 +1291,13 @@ def write_murmur_card(rm, km, doc, pe, truth, ok, qok_all, doc_q, names_g):
         "recordings acceptable, so the quality gate acts on a population it never saw.",
         "- The patient rule uses the largest p over a patient's recordings, so a patient with more "
         "recordings is more often 'present'; CirCor patients have 1–5 locations (median 4).",
-        "- Whole-recording scalar features blur systolic/diastolic timing; murmur grading and timing "
-        "(CirCor's other labels) are not attempted.", ""]
+        ("- The cycle features come from the shipped segmenter (Models/segmentation.json), whose "
+         "duration and emission parameters were fitted on CirCor's segmentation annotations of these "
+         "recordings' patients; it never saw a murmur label, but it may find these recordings' cycles "
+         "more reliably than a new clinic's. A recording without a cycle takes the training median."
+         if doc["features"] and any(f.startswith("cycle.") for f in doc["features"]) else
+         "- Whole-recording scalar features blur systolic/diastolic timing."),
+        "- Murmur grading and timing (CirCor's other labels) are not attempted.", ""]
     with open(os.path.join(REPO, "Models", "murmur.md"), "w") as fh:
         fh.write("\n".join(L))
 
@@ -1354,14 +1385,17 @@ def main():
     ap.add_argument("--features", help="assess-v1 features CSV (else computed with --clinic)")
     ap.add_argument("--clinic", default=".build/release/clinic", help="clinic binary")
     ap.add_argument("--jobs", type=int, default=2, help="--jobs for clinic features")
+    ap.add_argument("--cycle-tasks", default=",".join(CYCLE_TASKS),
+                    help="tasks whose candidates include the cycle features (comma-separated; needs a CSV from clinic features --cycle)")
     args = ap.parse_args()
+    CYCLE_TASKS[:] = [t for t in args.cycle_tasks.split(",") if t]
     manifest = os.path.join(args.data, "manifest.csv")
     feats_csv = args.features
     if not feats_csv:
         with tempfile.TemporaryDirectory(prefix="clinic-train-") as tmp:
             feats_csv = os.path.join(tmp, "features.csv")
             cmd = [args.clinic, "features", "--manifest", manifest, "--root", args.data,
-                   "--set", FEATURE_SET, "--out", feats_csv, "--jobs", str(args.jobs)]
+                   "--set", FEATURE_SET, "--cycle", "--out", feats_csv, "--jobs", str(args.jobs)]
             log("computing features: " + " ".join(cmd))
             subprocess.run(cmd, check=True)
             rows, ok, X, names, failed = load(feats_csv, manifest)

@@ -50,8 +50,11 @@ def common(r, task):
         f"Issue 12 asks for a feature model and a small CNN to be compared on the honest split. "
         f"This is the CNN, evaluated out-of-fold by `python3 Training/cnn/train_cnn.py --data ../shared/data "
         f"--features FEATURES.csv` ({r['date']}; torch {r['versions']['torch']}, one CPU thread; "
-        f"figures in `Training/cnn/results.json`). It is **not shipped**: the app has no Swift "
-        f"inference for it.", "",
+        f"figures in `Training/cnn/results.json`). It is **not shipped** for this task (clinic can run a "
+        f"CNN of this kind: clinic-model format 2, `Training/cnn/ship_murmur.py`). The \"shipped\" "
+        f"columns below are the models Models/ held when that run was made (commit "
+        f"{(r.get('git_commit') or 'unknown')[:7]}), not necessarily today's; re-run train_cnn.py with "
+        f"--features to pair the CNN with the current ones.", "",
         f"- Input: one assess-v1 log-mel patch (32 Slaney mel bands 20–720 Hz × 96 frames = 3.07 s, "
         f"every 48 frames), computed by the Python twin `Training/assess_v1.py` (the Swift features "
         f"CSV carries no patches; on the 45 scalars the twin and Swift agree so closely that the "
@@ -188,15 +191,18 @@ def murmur(r):
     cls = ("present", "unknown", "absent")
     L += ["", "Patient confusion (CNN, out-of-fold; rows = truth):", ""]
     L += table(["truth \\ call"] + list(cls), [[t] + [cm.get(t, {}).get(c, 0) for c in cls] for t in cls])
-    L += ["", f"**Verdict: the CNN wins**, by {d['patient_weighted_accuracy'][0]:+.3f} patient weighted "
-              f"accuracy ({f3(m['patient_weighted_accuracy'])} against {f3(s['patient_weighted_accuracy'])}; "
-              f"paired 95% CI {fd(d['patient_weighted_accuracy'])}) and {d['recording_auc'][0]:+.3f} "
-              f"recording AUC ({f3(m['recording']['auc'])} against {f3(s['recording']['auc'])}). "
-              f"Recommendation: port this network (about 6,000 weights; Swift inference and parity "
-              f"fixtures do not exist yet) and ship it for murmur once it is refitted on all CirCor rows "
-              f"and passes parity. Caveats: CirCor only (one device, mostly children, 40% of its "
-              f"patients); untested on other data sets; one architecture tried, so no selection effect "
-              f"beyond the CNN-vs-features choice itself.", ""]
+    w = d["patient_weighted_accuracy"]
+    who = ("the CNN wins" if w[1] > 0 else f"the shipped {s['kind']} model wins" if w[2] < 0 else
+           "no clear winner")
+    L += ["", f"**Verdict: {who}** on the paired patient weighted accuracy (CNN − shipped "
+              f"{fd(w)}: {f3(m['patient_weighted_accuracy'])} against {f3(s['patient_weighted_accuracy'])}); "
+              f"recording AUC {f3(m['recording']['auc'])} against {f3(s['recording']['auc'])} "
+              f"(paired {fd(d['recording_auc'])}). "
+              + ("The CNN would ship (Training/cnn/ship_murmur.py) once refitted on all CirCor rows. " if w[1] > 0 else
+                 "The feature model stays shipped: it is also far smaller and needs no patches. ")
+              + "Caveats: CirCor only (one device, mostly children, 40% of its patients); untested on "
+              "other data sets; one architecture tried, so no selection effect beyond the CNN-vs-features "
+              "choice itself.", ""]
     return "\n".join(L)
 
 
