@@ -312,6 +312,10 @@ public struct Assessor: Sendable {
         report.valve = valve.map { model in
             answer(model) { p in
                 guard acceptable else { return "unsure" }
+                // Named only where the evidence allows: with a murmur heard. Without that gate the
+                // model (76 BMD-HS adults, most of them diseased) called a valve disease on nearly
+                // every healthy heart of another device or age (docs/classifiers.md).
+                guard m.call == "present" else { return m.call == "absent" ? model.file.none! : "unsure" }
                 let found = model.called(p)
                 return found.isEmpty ? model.file.none! : found.joined(separator: "+")
             }

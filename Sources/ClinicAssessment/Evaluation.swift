@@ -259,15 +259,16 @@ public struct EvaluationReport: Sendable, Encodable, Equatable {
     static func f1(tp: Int, fp: Int, fn: Int) -> Double? { 2 * tp + fp + fn == 0 ? nil : Double(2 * tp) / Double(2 * tp + fp + fn) }
 
     static func valveFigures(_ rows: [EvaluatedRecording], _ model: ClassModel) -> ValveFigures? {
-        // patient -> (true labels, summed probabilities, recordings)
-        var patients: [String: (truth: Set<String>, sum: [Double], n: Int)] = [:]
+        // patient -> (true labels, summed probabilities, recordings, a murmur heard in any)
+        var patients: [String: (truth: Set<String>, sum: [Double], n: Int, murmur: Bool)] = [:]
         let classes = model.file.classes
         for r in rows where r.dataset == "bmd-hs" {
             guard let truth = r.diagnosis.flatMap(valveLabels), let v = r.report.valve else { continue }
             let key = "\(r.dataset)/\(r.patient)"
-            var entry = patients[key] ?? (truth, Array(repeating: 0, count: classes.count), 0)
+            var entry = patients[key] ?? (truth, Array(repeating: 0, count: classes.count), 0, false)
             for (i, c) in classes.enumerated() { entry.sum[i] += v.probabilities[c] ?? 0 }
             entry.n += 1
+            entry.murmur = entry.murmur || r.report.murmur.call == "present"
             patients[key] = entry
         }
         guard !patients.isEmpty else { return nil }
@@ -275,7 +276,8 @@ public struct EvaluationReport: Sendable, Encodable, Equatable {
         var counts: [String: (tp: Int, fp: Int, fn: Int, tn: Int)] = [:]
         var exact = 0
         for entry in patients.values {
-            let called = Set(model.called(entry.sum.map { $0 / Double(entry.n) }))
+            // the patient's mean probabilities, named only when a murmur was heard (as assess does)
+            let called = entry.murmur ? Set(model.called(entry.sum.map { $0 / Double(entry.n) })) : []
             if called == entry.truth { exact += 1 }
             for label in classes + [none] {
                 let t = label == none ? entry.truth.isEmpty : entry.truth.contains(label)

@@ -103,11 +103,29 @@ import Testing
         #expect(json.contains("\"valve\"") && json.contains("\"heart_sound\"") && a.models["valve"] == "valve-test t1")
     }
 
+    /// A valve disease is named only with a murmur heard: an acceptable recording whose murmur
+    /// is absent reads "no valve disease found" though the valve model's AS output is above 0.5.
+    @Test func aValveDiseaseIsNamedOnlyWithAMurmurPresent() throws {
+        let base = try ModelTests().assessor()
+        // murmur on snr_db alone: z = -1 + (snr - 1) / 2; quality on rms and snr as in ModelTests.
+        let a = try Assessor(quality: base.quality, abnormal: base.abnormal,
+                             murmur: ModelTests.model(ModelTests.file(task: "murmur", features: ["snr_db"])),
+                             valve: Self.model(Self.file(inputs: ["p_murmur"])))
+        let quiet = a.assess(ModelTests().features(rms: 9, snr: 1), duration: 20)  // quality p 0.95, murmur p 0.27
+        let v = try #require(quiet.valve)
+        #expect(quiet.quality.acceptable && quiet.murmur.call == "absent" && v.probabilities["AS"]! > 0.5)
+        #expect(v.call == "N" && quiet.summary.contains("no valve disease found") && !quiet.summary.contains("suspected"))
+        let heard = a.assess(ModelTests().features(rms: 5, snr: 5), duration: 20)  // murmur p 0.73
+        #expect(heard.murmur.call == "present" && heard.valve?.call == "AS")
+    }
+
     @Test func valveFiguresArePerPatientMeansAndPascalFiguresPerRecording() throws {
         let a = try assessor(heartSound: Self.file(task: "heart_sound", output: "softmax", classes: ["artifact", "murmur", "normal"]))
         let base = a.assess(ModelTests().features(rms: 5, snr: 5), duration: 20)
-        func row(_ dataset: String, _ patient: String, _ diagnosis: String, valve: [Double]? = nil, sound: String? = nil) -> EvaluatedRecording {
+        func row(_ dataset: String, _ patient: String, _ diagnosis: String, valve: [Double]? = nil, sound: String? = nil,
+                 murmur: String = "present") -> EvaluatedRecording {
             var r = base
+            r.murmur.call = murmur
             r.valve = valve.map { .init(probabilities: ["AR": $0[0], "AS": $0[1]], call: "") }
             r.heartSound = sound.map { .init(probabilities: [:], call: $0) }
             return EvaluatedRecording(dataset: dataset, patient: patient, quality: nil, abnormal: nil, murmur: nil, murmurAtLocation: nil,
@@ -120,6 +138,8 @@ import Testing
             row("bmd-hs", "p2", "N", valve: [0.6, 0.1]),
             // p3 AS: nothing called → wrong (AS fn, N fp).
             row("bmd-hs", "p3", "AS", valve: [0.1, 0.4]),
+            // p6 N: AR 0.9, but no murmur heard in any recording → N called (right).
+            row("bmd-hs", "p6", "N", valve: [0.9, 0.1], murmur: "absent"),
             // not a valve label / no answer: left out.
             row("bmd-hs", "p4", "MD:", valve: [0.9, 0.9]), row("bmd-hs", "p5", "AS"),
             row("pascal2011", "a", "murmur(noisy)", sound: "murmur"), row("pascal2011", "b", "extrastole", sound: "normal"),
@@ -127,10 +147,10 @@ import Testing
         ]
         let r = EvaluationReport(rows, assessor: a)
         let v = try #require(r.valve)
-        #expect(v.n == 3 && v.recordings == 4 && abs(v.accuracy - 1.0 / 3) < 1e-12)
-        // F1: AR tp1 fp1 → 2/3; AS tp1 fn1 → 2/3; N tp0 fp1 fn1 → 0. Macro over the three defined.
-        #expect(v.f1["AR"]! == 2.0 / 3 && v.f1["AS"]! == 2.0 / 3 && v.f1["N"]! == 0)
-        #expect(abs(v.macroF1 - (4.0 / 3) / 3) < 1e-12)
+        #expect(v.n == 4 && v.recordings == 5 && abs(v.accuracy - 2.0 / 4) < 1e-12)
+        // F1: AR tp1 fp1 → 2/3; AS tp1 fn1 → 2/3; N tp1 fp1 fn1 → 1/2. Macro over the three defined.
+        #expect(v.f1["AR"]! == 2.0 / 3 && v.f1["AS"]! == 2.0 / 3 && v.f1["N"]! == 0.5)
+        #expect(abs(v.macroF1 - (4.0 / 3 + 0.5) / 3) < 1e-12)
         #expect(v.confusion["AR"]?["absent"]?["present"] == 1 && v.confusion["N"]?["absent"]?["present"] == 1)
         let p = try #require(r.pascal)
         // a right, b right, c wrong, d unassessed. F1: murmur 1, normal 2/3, artifact 0.
