@@ -52,9 +52,9 @@ def common(r, task):
         f"--features FEATURES.csv` ({r['date']}; torch {r['versions']['torch']}, one CPU thread; "
         f"figures in `Training/cnn/results.json`). It is **not shipped** for this task (clinic can run a "
         f"CNN of this kind: clinic-model format 2, `Training/cnn/ship_murmur.py`). The \"shipped\" "
-        f"columns below are the models Models/ held when that run was made (commit "
-        f"{(r.get('git_commit') or 'unknown')[:7]}), not necessarily today's; re-run train_cnn.py with "
-        f"--features to pair the CNN with the current ones.", "",
+        f"columns below are the feature model as that run recomputed it (`train_models.run_task` on the same "
+        f"features CSV; git HEAD {(r.get('git_commit') or 'unknown')[:7]}); they equal this card's headline when "
+        f"both come from the same CSV and train_models.py (Training/retrain runs them together).", "",
         f"- Input: one assess-v1 log-mel patch (32 Slaney mel bands 20–720 Hz × 96 frames = 3.07 s, "
         f"every 48 frames), computed by the Python twin `Training/assess_v1.py` (the Swift features "
         f"CSV carries no patches; on the 45 scalars the twin and Swift agree so closely that the "
@@ -226,12 +226,11 @@ def main():
         path = os.path.join(REPO, "Models", f"{task}.md")
         with open(path) as fh:
             card = fh.read()
-        if HEADING in card:
-            print(f"{path}: already has the section, left as is")
-            continue
-        with open(path, "a") as fh:
-            fh.write(("" if card.endswith("\n") else "\n") + "\n" + text)
-        print(f"appended to {os.path.relpath(path, REPO)}")
+        # the section is always the card's last: an older one is replaced
+        kept = card[:card.index(HEADING)].rstrip("\n") + "\n" if HEADING in card else card
+        with open(path, "w") as fh:
+            fh.write(kept + ("" if kept.endswith("\n") else "\n") + "\n" + text)
+        print(f"{'replaced the section in' if HEADING in card else 'appended to'} {os.path.relpath(path, REPO)}")
 
 
 if __name__ == "__main__":
