@@ -80,9 +80,12 @@ T0 = time.time()
 LEVEL = ["signal_std", "rms", "peak", "mfcc0_mean", "envelope_variance"]
 EXCLUDED_ALWAYS = ["signal_mean"]
 
-# Tasks offered the cycle candidates (--cycle-tasks). Murmur only: offered to abnormal as well,
-# they lowered its out-of-fold AUC (0.598 -> 0.587) and PhysioNet leave-one-database-out MAcc
-# (0.552 -> 0.532), docs/classifiers.md.
+# Tasks offered the cycle candidates (--cycle-tasks): murmur (patient weighted accuracy 0.564 ->
+# 0.693). Offered to abnormal as well, they lowered its out-of-fold AUC (0.598 -> 0.587) and
+# PhysioNet leave-one-database-out MAcc (0.552 -> 0.532). Offered to quality, they raised its
+# PhysioNet-alone balanced accuracy (0.790 -> 0.817) but learnt adult heart timing: the model
+# then graded 48% of CirCor's children's recordings very bad (was 10%) and called 25% acceptable
+# (was 51%), and the murmur patient score fell to 0.648. docs/classifiers.md.
 CYCLE_TASKS = ["murmur"]
 # clinic features --cycle's columns that are model candidates; cycle.n_cycles is left out (it
 # counts the recording's length, not the heart).

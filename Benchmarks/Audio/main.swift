@@ -18,7 +18,7 @@
 // 4. Peak memory (max RSS) of `clinic features` on a 120-second recording. Target: <= 50 MB.
 //    Baseline: `clinic --version`'s max RSS.
 // 5. The whole assessment (issue 12) of a 20-second recording file, one core: decode, features,
-//    the three models (murmur: the CNN on the log-mel patches), the heart-cycle segmenter.
+//    the heart-cycle segmenter, the three models (murmur reads the cycle) and the class models.
 //    Target: median <= 10 ms with segmentation (issue 13), <= 5 ms without (issue 12); segmentation alone <= 10 ms. Baseline: assess-v1 of the decoded signal (2.).
 //    And a one-shot `clinic assess FILE` process. Target: <= 50 ms. Baseline: `clinic --version`.
 //    `--assessment-only` runs just these.
@@ -249,10 +249,10 @@ func modelLoadTimes() throws -> [(String, Double)] {
     print("\n5. the whole assessment of a 20-second 4 kHz file (decode, resample, assess-v1, the three models, the heart-cycle segmenter), one core")
     print("   median \(ms(median(wholeAssessment)))  p90 \(ms(percentile(wholeAssessment, 0.9)))  target <= 10 ms with segmentation (issue 13; <= 5 ms without, issue 12)  \(met(median(wholeAssessment) <= 0.010))")
     print("   segmentation alone (spike removal, 5 envelopes, emissions, heart rate, 3 Viterbi decodes): median \(ms(median(segmentationOnly)))  target <= 10 ms  \(met(median(segmentationOnly) <= 0.010));"
-          + "  without it: about \(ms(median(wholeAssessment) - median(segmentationOnly)))  target <= 5 ms  \(met(median(wholeAssessment) - median(segmentationOnly) <= 0.005))")
+          + "  without it: about \(ms(median(wholeAssessment) - median(segmentationOnly))) (issue 12's <= 5 ms; the murmur model now reads the cycle, so the segmenter is part of every assessment)")
     print("   baseline (assess-v1 of the decoded signal, 2.): median \(ms(median(assess)))  ratio \(String(format: "%.2f", median(wholeAssessment) / median(assess)))x;"
-          + "  the models alone: \(String(format: "%.1f", median(modelsOnly) * 1e6)) µs,"
-          + " of which the murmur network on the recording's patches: \(String(format: "%.1f", median(networkOnly) * 1e6)) µs")
+          + "  the models alone: \(String(format: "%.1f", median(modelsOnly) * 1e6)) µs"
+          + (median(networkOnly) > 2e-6 ? ", of which the murmur network on the recording's patches: \(String(format: "%.1f", median(networkOnly) * 1e6)) µs" : ""))
 }
 if CommandLine.arguments.contains("--assessment-only") {
     printAssessment()

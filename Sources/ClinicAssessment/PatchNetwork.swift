@@ -21,6 +21,7 @@ struct PatchNetwork: Sendable {
     let layers: [Layer]
     let denseWeight: [Float]
     let denseBias: Float
+    let sgemm: clinic_cblas_sgemm_fn
 
     init(_ c: ModelFile.CNN, task: String) throws(ModelError) {
         func fail(_ why: String) -> ModelError { ModelError("\(task): \(why)") }
@@ -55,7 +56,7 @@ struct PatchNetwork: Sendable {
                                     weight: $0.weight.map(Float.init), bias: $0.bias.map(Float.init)) }
         denseWeight = c.dense.weight.map(Float.init)
         denseBias = Float(c.dense.bias)
-        openblas_set_num_threads(1)
+        sgemm = try OpenBLAS.sgemm.get()
     }
 
     /// Each patch's sigmoid output, in order. Every patch must be `bands × frames`.
@@ -89,7 +90,7 @@ struct PatchNetwork: Sendable {
                 Self.im2col(act, height: h, width: w, layer, into: col)
                 let rows = layer.inChannels * layer.kernel * layer.kernel, cols = h * w
                 layer.weight.withUnsafeBufferPointer { weight in
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(layer.outChannels), Int32(cols), Int32(rows),
+                    sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(layer.outChannels), Int32(cols), Int32(rows),
                                 1, weight.baseAddress, Int32(rows), col, Int32(cols), 0, conv, Int32(cols))
                 }
                 Self.biasReluPool(conv, layer.bias, height: h, width: w, into: act)
@@ -142,4 +143,22 @@ struct PatchNetwork: Sendable {
             }
         }
     }
+}
+
+/// OpenBLAS, opened the first time a cnn is loaded, with one thread: `OPENBLAS_NUM_THREADS` is
+/// set before the library loads, so it starts no worker threads (linked at start-up, it started
+/// one per core, spinning on `sched_yield` for a while: about 50 ms of CPU in every clinic
+/// process, network or not).
+enum OpenBLAS {
+    static let sgemm: Result<clinic_cblas_sgemm_fn, ModelError> = {
+        setenv("OPENBLAS_NUM_THREADS", "1", 1)
+        for name in ["libopenblas.so.0", "libopenblas.so"] {
+            guard let library = dlopen(name, RTLD_NOW | RTLD_LOCAL) else { continue }
+            if let setThreads = dlsym(library, "openblas_set_num_threads") {
+                unsafeBitCast(setThreads, to: (@convention(c) (Int32) -> Void).self)(1)
+            }
+            if let symbol = dlsym(library, "cblas_sgemm") { return .success(unsafeBitCast(symbol, to: clinic_cblas_sgemm_fn.self)) }
+        }
+        return .failure(ModelError("OpenBLAS (libopenblas.so.0), which a cnn model runs on, could not be loaded: apt-get install libopenblas0"))
+    }()
 }

@@ -62,6 +62,7 @@ struct EvaluateCommand: ParsableCommand {
     }
 
     func run() throws {
+        Clinic.keepBuffers()
         let manifest = try Manifest(self.manifest, root: root)
         let assessor = try AssessmentCLI.assessor(models: models)
         let rows = manifest.rows

@@ -36,6 +36,7 @@ struct FeatureBatch {
     }
 
     func run() throws {
+        Clinic.keepBuffers()
         let manifest = try Manifest(self.manifest, root: root)
         let (header, rows, pathColumn, rootURL) = (manifest.header, manifest.rows, manifest.pathColumn, manifest.root)
         let outURL = URL(fileURLWithPath: out)
