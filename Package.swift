@@ -61,7 +61,8 @@ let package = Package(
 
         // On-device assessment: the shipped models (Models/*.json, embedded at build time) and the
         // rules that turn their probabilities into a grade and calls. Features in, a report out.
-        // The murmur model's CNN runs on OpenBLAS (sgemm).
+        // A cnn model runs on OpenBLAS (sgemm): COpenBLAS gives its declarations, and the library is
+        // opened when such a model is loaded (PatchNetwork.swift, OpenBLAS).
         .target(name: "ClinicAssessment", dependencies: ["ClinicAudio", "ClinicCore", "COpenBLAS"], plugins: ["EmbedModels"]),
 
         // The sync protocol's types and the merge rules, shared by the client and the server;
