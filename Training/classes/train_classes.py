@@ -523,7 +523,7 @@ def valve_card(res, doc, n_rec):
     L += ["", "The CirCor patients' murmur calls come from the murmur model trained on those same recordings, so the "
           "gated CirCor figure is somewhat optimistic (out of fold that model calls 16% of murmur-absent CirCor patients "
           "present, Models/murmur.md); the PhysioNet records were never trained on by either model.", ""]
-    L += ["", "Tried and not shipped: those hearts as extra training negatives (weighted to equal the BMD-HS rows). "
+    L += ["Tried and not shipped: those hearts as extra training negatives (weighted to equal the BMD-HS rows). "
           "The model then learned the data set instead of the valve: false alarms there fell to 0–1%, but every "
           "BMD-HS normal patient was called diseased (N F1 0.00) and macro-F1 fell to 0.498 (0.443–0.545).", ""]
     L += ["", "Single-disease and normal patients (truth → call; `several`: more than one label called):", "",
@@ -560,7 +560,7 @@ def sound_card(res, doc):
          "names. Every artifact recording is in set A, so artifact-vs-rest is partly set A-vs-B.", "",
          "## Inputs", "",
          f"{len(doc['inputs'])} values: assess-v1 features (subset `{res['shipped']['subset']}`), `p_murmur` (the CirCor-trained "
-         "murmur CNN, which never saw PASCAL) and the 18 `cycle.*` features. The quality model's probability is not "
+         "murmur model, which never saw PASCAL) and the 18 `cycle.*` features. The quality model's probability is not "
          "an input: that model was trained on PASCAL's artifact labels. Standardised, clipped to ±5, multinomial L2 "
          f"logistic regression with balanced class weights, C {res['shipped']['C']}.", "",
          "## How it was measured", "",
