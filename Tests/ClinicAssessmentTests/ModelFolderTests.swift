@@ -49,10 +49,10 @@ import Testing
         let truncated = try refusal { try Self.replace($0, "quality.json", with: quality.prefix(quality.count / 3)) }
         #expect(truncated.contains("quality.json") && truncated.contains("not a clinic-model file"), "\(truncated)")
         let future = try refusal {
-            let text = String(decoding: quality, as: UTF8.self).replacingOccurrences(of: "\"format_version\": 1", with: "\"format_version\": 3")
+            let text = String(decoding: quality, as: UTF8.self).replacingOccurrences(of: "\"format_version\": 1", with: "\"format_version\": 4")
             try Self.replace($0, "quality.json", with: Data(text.utf8))
         }
-        #expect(future.contains("quality.json") && future.contains("version 3 is not clinic-model version 1 or 2"), "\(future)")
+        #expect(future.contains("quality.json") && future.contains("version 4 is not clinic-model version 1, 2 or 3"), "\(future)")
         // A class model the folder lists is checked like the others.
         let valve = try Data(contentsOf: ParityTests.root.appending(path: "Models/valve.json"))
         let badValve = try refusal { var d = valve; d[d.count / 2] ^= 1; try d.write(to: $0.appending(path: "valve.json")) }

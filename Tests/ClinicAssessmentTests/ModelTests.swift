@@ -41,10 +41,34 @@ import Testing
         #expect(m.margin(m.inputs { $0 == "rms" ? 5 : 0 }) == 2.0)
     }
 
+    /// A packed tree (format version 3) is the same tree: the base64 below is what
+    /// Training/train_models.py's pack_tree writes for ModelTests.file's gbdt nodes.
+    @Test func aPackedTreeIsTheSameTree() throws {
+        let nodes = #"{"nodes": [{"f": 0, "t": 2.0, "l": 1, "r": 2, "m": "l"}, {"v": -1.0}, {"v": 1.5}]}"#
+        let packed = #"{"packed": "AAAAAAAAAAAAAABAAQAAAAIAAAAB/////wAAAAAAAPC///////////8A/////wAAAAAAAPg///////////8A"}"#
+        let v1 = Self.file(task: "quality", kind: "gbdt")
+        #expect(v1.contains(nodes))
+        let v3 = try Self.model(v1.replacingOccurrences(of: nodes, with: packed).replacingOccurrences(of: #""format_version": 1"#, with: #""format_version": 3"#))
+        let m = try Self.model(v1)
+        #expect(v3.file.gbdt == m.file.gbdt)
+        for rms in [0.0, 4.9, 5.0, 5.1, 9.0] {
+            #expect(v3.margin(v3.inputs { $0 == "rms" ? rms : 0 }) == m.margin(m.inputs { $0 == "rms" ? rms : 0 }))
+        }
+        for bad in ["AAAA", "not base64!", "AAAAAAAAAAAAAABAAQAAAAIAAAAB/////wAAAAAAAPC///////////8A/////wAAAAAAAPg///////////8AAAAA"] {
+            let text = v1.replacingOccurrences(of: nodes, with: #"{"packed": "\#(bad)"}"#)
+            let error = #expect(throws: ModelError.self) { try Self.model(text) }
+            #expect(error?.description.contains("packed tree") == true, "\(error?.description ?? "")")
+        }
+        // A split whose missing-value side is neither left nor right is refused like any malformed split.
+        let noSide = "AAAAAAAAAAAAAABAAQAAAAIAAAAA/////wAAAAAAAPC///////////8A/////wAAAAAAAPg///////////8A"
+        let error = #expect(throws: ModelError.self) { try Self.model(v1.replacingOccurrences(of: nodes, with: #"{"packed": "\#(noSide)"}"#)) }
+        #expect(error?.description.contains("malformed split") == true)
+    }
+
     @Test(arguments: [
         (#""scale": [2.0, 2.0]"#, #""scale": [2.0, 0.0]"#, "scale is zero"),
         (#""coef": [1.0, 1.0]"#, #""coef": [1.0]"#, "do not match"),
-        (#""format_version": 1"#, #""format_version": 3"#, "version 1 or 2"),
+        (#""format_version": 1"#, #""format_version": 4"#, "version 1, 2 or 3"),
         (#""l": 1, "r": 2"#, #""l": 0, "r": 2"#, "malformed split"),
         (#""f": 0, "t""#, #""f": 9, "t""#, "malformed split"),
         (#""kind": "logistic""#, #""kind": "forest""#, "not a clinic-model"),

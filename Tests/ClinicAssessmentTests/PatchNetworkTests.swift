@@ -60,7 +60,7 @@ import Testing
 
     @Test(arguments: [
         (PatchNetworkTests.file(version: 1), "needs format version 2"),
-        (PatchNetworkTests.file(version: 3), "version 1 or 2"),
+        (PatchNetworkTests.file(version: 4), "version 1, 2 or 3"),
         (PatchNetworkTests.file(weights: 8), "conv layer 0 does not fit"),
         (PatchNetworkTests.file(bands: 16), "32 × 96"),
         (PatchNetworkTests.file().replacingOccurrences(of: #""weight": [1.0], "bias": 0.0"#, with: #""weight": [1.0, 2.0], "bias": 0.0"#), "dense needs 1"),
