@@ -91,7 +91,7 @@ struct PatchNetwork: Sendable {
                 let rows = layer.inChannels * layer.kernel * layer.kernel, cols = h * w
                 layer.weight.withUnsafeBufferPointer { weight in
                     sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(layer.outChannels), Int32(cols), Int32(rows),
-                                1, weight.baseAddress, Int32(rows), col, Int32(cols), 0, conv, Int32(cols))
+                          1, weight.baseAddress, Int32(rows), col, Int32(cols), 0, conv, Int32(cols))
                 }
                 Self.biasReluPool(conv, layer.bias, height: h, width: w, into: act)
                 h /= 2
