@@ -548,8 +548,8 @@ def run_task(task, ok, X, names, n_outer_free, n_inner_free):
     allowed = [i for i, f in enumerate(names) if f not in EXCLUDED_ALWAYS and not f.startswith("cycle.")]
     level_free = [i for i in allowed if names[i] not in LEVEL]
     cols_sets = {"all-but-dc": allowed, "level-free": level_free}
-    # The heart cycle's timing features (clinic features --cycle; n_cycles counts seconds, left
-    # out) as candidates for abnormal and murmur (issue 13: cycle-aligned features where they help).
+    # The heart cycle's timing features (clinic features --cycle) as candidates for the tasks in
+    # CYCLE_TASKS (issue 13: cycle-aligned features where they help).
     cyc = [i for i, f in enumerate(names) if f in CYCLE_FEATURES]
     if cyc and task in CYCLE_TASKS:
         cols_sets.update({"all-but-dc+cycle": allowed + cyc, "level-free+cycle": level_free + cyc, "cycle": cyc})

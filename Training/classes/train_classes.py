@@ -63,9 +63,7 @@ MODEL_VERSION = "2026.12.04-1"
 FEATURE_SET = "assess-v1"
 C_GRID = [0.003, 0.01, 0.03, 0.1, 0.3, 1.0]
 CLIP = 5.0  # standardised inputs are clipped to [-CLIP, CLIP] (cycle ratios have long tails)
-CYCLE = ["diastole_mean_s", "diastole_s1_amp_ratio", "diastole_std_s", "rmssd_s", "rr_cv", "rr_mean_s", "rr_std_s",
-         "s1_amp_cv", "s1_mean_s", "s1_s2_amp_ratio", "s2_amp_cv", "s2_mean_s", "sys_dia_ratio", "systole_mean_s",
-         "systole_s1_amp_ratio", "systole_std_s", "systolic_fraction", "systolic_interval_mean_s"]
+CYCLE = sorted(f.removeprefix("cycle.") for f in tm.CYCLE_FEATURES)  # the files' input order: alphabetical
 VALVE = ["AR", "AS", "MR", "MS"]
 SOUND = ["artifact", "murmur", "normal"]
 T0 = time.time()
@@ -262,6 +260,14 @@ def gated(PP, heard):
     return np.where(np.asarray(heard, bool)[:, None], PP, 0.0)
 
 
+def heard_per_group(heard, groups, g):
+    """For each group in g (patient_mean's order): whether any of its rows heard a murmur."""
+    any_heard = {}
+    for h, q in zip(heard, groups):
+        any_heard[q] = any_heard.get(q, False) or bool(h)
+    return np.array([any_heard[x] for x in g])
+
+
 def run_valve(names, X, rows, heard, Xe, erows, heard_e):
     Y = np.array([[lab in valve_labels(r["diagnosis"]) for lab in VALVE] for r in rows]).astype(int)
     groups = np.array([r["patient_id"] for r in rows])
@@ -276,7 +282,7 @@ def run_valve(names, X, rows, heard, Xe, erows, heard_e):
         P[te] = Pte
         fold_of[te] = k
         g, PP = patient_mean(Pte, groups[te])
-        PP = gated(PP, [any(h for h, q in zip(heard[te], groups[te]) if q == x) for x in g])
+        PP = gated(PP, heard_per_group(heard[te], groups[te], g))
         YY = np.array([Y[te][list(groups[te]).index(x)] for x in g])
         fs, mf1, acc = valve_scores(PP, YY, thr)
         per_fold.append({"fold": k, "patients": len(g), "C": C, "subset": subset, "thresholds": thr.tolist(),
@@ -286,7 +292,7 @@ def run_valve(names, X, rows, heard, Xe, erows, heard_e):
     # outer figures: each held-out patient at its own fold's thresholds, the disease named
     # only when a murmur was heard (what ships); ungated figures beside them
     g, PP_raw = patient_mean(P, groups)
-    heard_p = np.array([any(h for h, q in zip(heard, groups) if q == x) for x in g])
+    heard_p = heard_per_group(heard, groups, g)
     PP = gated(PP_raw, heard_p)
     YY = np.array([Y[list(groups).index(x)] for x in g])
     pfold = np.array([fold_of[list(groups).index(x)] for x in g])
@@ -348,7 +354,7 @@ def run_valve(names, X, rows, heard, Xe, erows, heard_e):
     for d in sorted(set(se)):
         m = se == d
         gd, PPe = patient_mean(Pe[m], ge[m])
-        hd = np.array([any(h for h, q in zip(heard_e[m], ge[m]) if q == x) for x in gd])
+        hd = heard_per_group(heard_e[m], ge[m], gd)
         rng_e = np.random.RandomState(SEED)
         out = {"patients": len(gd), "recordings": int(m.sum())}
         for key, Q in (("ungated", PPe), ("gated", gated(PPe, hd))):
