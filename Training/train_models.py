@@ -83,8 +83,10 @@ LEVEL = ["signal_std", "rms", "peak", "mfcc0_mean", "envelope_variance"]
 EXCLUDED_ALWAYS = ["signal_mean"]
 
 # Tasks offered the cycle candidates (--cycle-tasks): murmur (patient weighted accuracy 0.564 ->
-# 0.693). Offered to abnormal as well, they lowered its out-of-fold AUC (0.598 -> 0.587) and
-# PhysioNet leave-one-database-out MAcc (0.552 -> 0.532). Offered to quality, they raised its
+# 0.693 with the 18 timing and amplitude features, 0.749 with the cycle-aligned spectra too).
+# Offered to abnormal as well, they raised its out-of-fold AUC over all rows (0.598 -> 0.626 with
+# the spectra; 0.587 without) but lowered PhysioNet leave-one-database-out MAcc (0.552 -> 0.526;
+# AUC 0.399 -> 0.452, MAcc 0.532 without the spectra). Offered to quality, the timing ones raised its
 # PhysioNet-alone balanced accuracy (0.790 -> 0.817) but learnt adult heart timing: the model
 # then graded 48% of CirCor's children's recordings very bad (was 10%) and called 25% acceptable
 # (was 51%), and the murmur patient score fell to 0.648. docs/classifiers.md.
@@ -94,7 +96,9 @@ CYCLE_TASKS = ["murmur"]
 CYCLE_FEATURES = [f"cycle.{n}" for n in (
     "rr_mean_s", "rr_std_s", "rr_cv", "rmssd_s", "s1_mean_s", "s2_mean_s", "systole_mean_s", "systole_std_s",
     "diastole_mean_s", "diastole_std_s", "sys_dia_ratio", "systolic_interval_mean_s", "systolic_fraction",
-    "s1_s2_amp_ratio", "s1_amp_cv", "s2_amp_cv", "systole_s1_amp_ratio", "diastole_s1_amp_ratio")]
+    "s1_s2_amp_ratio", "s1_amp_cv", "s2_amp_cv", "systole_s1_amp_ratio", "diastole_s1_amp_ratio",
+    # cycle-aligned spectra (Segmenter.cycleBands): systole against diastole, S1 and S2 peaks
+    *(f"{a}_logpow_{lo}_{hi}" for lo, hi in ((100, 200), (200, 400), (400, 700)) for a in ("sys_dia", "sys_s1", "dia_s2")))]
 LR_GRID = [0.001, 0.01, 0.1, 1.0, 10.0]  # C of L2 logistic regression
 GBDT_DEPTHS = [2, 3]
 GBDT_ITERS = [50, 100, 200, 300]  # read off one 300-tree fit with staged_decision_function
@@ -838,8 +842,10 @@ def procedure_md(res, kind, outer_desc, inner_desc):
         "(`all-but-dc`: the 45 values without `signal_mean`; `level-free`: also without the "
         "gain-dependent `signal_std`, `rms`, `peak`, `mfcc0_mean`, `envelope_variance`"
         + (f"; `all-but-dc+cycle` and `level-free+cycle`: each with the {len(CYCLE_FEATURES)} heart-cycle "
-           "timing and amplitude features that `clinic features --cycle` computes with the shipped segmenter "
-           "(`cycle.*` but `cycle.n_cycles`, which counts seconds); `cycle`: those alone"
+           "features that `clinic features --cycle` computes with the shipped segmenter (`cycle.*` but "
+           "`cycle.n_cycles`, which counts seconds: intervals, variability, envelope amplitudes, and in 100-200, "
+           "200-400 and 400-700 Hz the log power of mid-systole and mid-diastole against each other and against "
+           "the S1 and S2 peaks); `cycle`: those alone"
            if any(k[0].endswith("cycle") for k in c["scores"]) else "")
         + ") and the "
         f"hyper-parameters (logistic: L2, C in {LR_GRID}; trees: depth in {GBDT_DEPTHS}, "

@@ -124,12 +124,23 @@ public struct Segmenter: Sendable {
     public let file: SegmentationModelFile
     /// Each selected feature's sub-band filter (nil: the log homomorphic envelope itself).
     private let bandFilters: [SOSFilter?]
+    /// The filters of `cycleBands`.
+    private let cycleBandFilters: [SOSFilter]
 
     public static let cycleFeatureNames = [
         "n_cycles", "rr_mean_s", "rr_std_s", "rr_cv", "rmssd_s", "s1_mean_s", "s2_mean_s", "systole_mean_s", "systole_std_s",
         "diastole_mean_s", "diastole_std_s", "sys_dia_ratio", "systolic_interval_mean_s", "systolic_fraction",
         "s1_s2_amp_ratio", "s1_amp_cv", "s2_amp_cv", "systole_s1_amp_ratio", "diastole_s1_amp_ratio",
-    ]
+    ] + cycleBands.flatMap { b in
+        ["sys_dia", "sys_s1", "dia_s2"].map { "\($0)_logpow_\(Int(b.lo))_\(Int(b.hi))" }
+    }
+
+    /// The bands (Hz) of the cycle-aligned spectral features: in each, the 20 ms log power of
+    /// the spike-removed signal through an order-2 Butterworth band-pass (zero phase), and per
+    /// complete cycle the mean over the middle 60% of systole and of diastole against each
+    /// other and against the S1 and S2 peaks (`<a>_<b>_logpow_<lo>_<hi>`: median over cycles
+    /// of a − b, natural log). A murmur fills systole or diastole with sound above ~100 Hz.
+    public static let cycleBands: [(lo: Double, hi: Double)] = [(100, 200), (200, 400), (400, 700)]
 
     public init(json: Data) throws(ModelError) {
         try self.init(ModelError.decode(SegmentationModelFile.self, json, format: "clinic-segmentation"))
@@ -177,8 +188,16 @@ public struct Segmenter: Sendable {
         guard f.edge == "survival" || f.edge == "max", (1...1000).contains(f.maxDuration) else {
             throw fail("edge must be survival or max, max_duration 1 to 1000 frames")
         }
+        var cycleFilters: [SOSFilter] = []
+        for b in Self.cycleBands {
+            guard b.hi < f.analysisRate / 2, let sos = try? Butterworth.sos(order: 2, .bandpass(b.lo, b.hi), sampleRate: f.analysisRate) else {
+                throw fail("the cycle band \(b.lo)–\(b.hi) Hz does not fit the \(f.analysisRate) Hz analysis rate")
+            }
+            cycleFilters.append(sos)
+        }
         file = f
         bandFilters = filters
+        cycleBandFilters = cycleFilters
     }
 
     /// The segmenter built into this binary (Models/segmentation.json).
@@ -194,6 +213,12 @@ public struct Segmenter: Sendable {
     /// The 50 Hz features (steps 1 and 2) of the band-passed 2 kHz signal: the standardised
     /// columns `file.features` (frame-major rows) and the raw block-mean homomorphic envelope.
     public func features(bandPassed y: [Double]) throws(DSPError) -> (columns: [[Double]], envelope: [Double]) {
+        let f = try frontEnd(bandPassed: y)
+        return (f.columns, f.envelope)
+    }
+
+    /// `features` and the spike-removed signal they came from.
+    private func frontEnd(bandPassed y: [Double]) throws(DSPError) -> (columns: [[Double]], envelope: [Double], spikeRemoved: [Double]) {
         let z = SpikeRemoval.apply(y, sampleRate: file.analysisRate).output
         let block = file.frontEnd.block, frames = z.count / block
         guard frames >= file.frontEnd.minFrames else {
@@ -213,7 +238,17 @@ public struct Segmenter: Sendable {
             let e = filter == nil ? raw : try envelope(try IIR.sosfiltfilt(filter!, z))
             columns.append(try standardised(e.map { log($0) }))
         }
-        return (columns, raw)
+        return (columns, raw, z)
+    }
+
+    /// Per `cycleBands` band, the natural log of each 20 ms frame's mean power (floored at 1e-20).
+    public func bandLogPower(spikeRemoved z: [Double], frames: Int) throws(DSPError) -> [[Double]] {
+        var out: [[Double]] = []
+        for filter in cycleBandFilters {
+            let v = try IIR.sosfiltfilt(filter, z)
+            out.append(Stats.blockMeans(v.map { $0 * $0 }, file.frontEnd.block).prefix(frames).map { log(max($0, 1e-20)) })
+        }
+        return out
     }
 
     /// Emission log scores `logB[t · 4 + j]` (step 3: the softmax regression on the context
@@ -411,7 +446,7 @@ public struct Segmenter: Sendable {
     /// Segments the band-passed 2 kHz signal (`FeatureAnalysis.bandPassed`). Throws
     /// `.tooShort` under `min_frames` (3 s) and `.degenerate` for a flat envelope.
     public func segment(bandPassed y: [Double]) throws(DSPError) -> Segmentation {
-        let (columns, envelope) = try features(bandPassed: y)
+        let (columns, envelope, z) = try frontEnd(bandPassed: y)
         let frames = envelope.count
         let (logB, post) = emissions(columns)
         let cands = candidates(try autocorrelation(post))
@@ -440,7 +475,7 @@ public struct Segmenter: Sendable {
                 cycles.append(runs[i..<(i + 5)])
             }
         }
-        out.cycleFeatures = Self.cycleFeatures(cycles, envelope: envelope, rate: fs)
+        out.cycleFeatures = Self.cycleFeatures(cycles, envelope: envelope, bandLogPower: cycles.isEmpty ? [] : try bandLogPower(spikeRemoved: z, frames: frames), rate: fs)
         if cycles.count >= 2 {
             out.heartRate = 60 / Stats.median(cycles.map { Double($0[$0.startIndex + 4].first - $0[$0.startIndex].first) / fs })
             out.heartRateSource = "decoded"
@@ -449,7 +484,7 @@ public struct Segmenter: Sendable {
     }
 
     static func cycleFeatures(_ cycles: [ArraySlice<(state: Segmentation.State, first: Int, last: Int)>], envelope e: [Double],
-                              rate fs: Double) -> [String: Double?] {
+                              bandLogPower: [[Double]], rate fs: Double) -> [String: Double?] {
         var out = Dictionary(uniqueKeysWithValues: cycleFeatureNames.map { ($0, Double?.none) })
         out["n_cycles"] = Double(cycles.count)
         guard !cycles.isEmpty else { return out }
@@ -478,6 +513,19 @@ public struct Segmenter: Sendable {
         out["s2_amp_cv"] = std(a2) / mean(a2)
         out["systole_s1_amp_ratio"] = Stats.median(zip(msys, a1).map { $0 / $1 })
         out["diastole_s1_amp_ratio"] = Stats.median(zip(mdia, a1).map { $0 / $1 })
+        // Cycle-aligned spectra: the middle 60% of a run (its first and last fifth dropped).
+        func middle(_ r: (state: Segmentation.State, first: Int, last: Int)) -> ClosedRange<Int> {
+            let trim = (r.last - r.first + 1) / 5
+            return (r.first + trim)...(r.last - trim)
+        }
+        for (b, p) in zip(cycleBands, bandLogPower) {
+            let sys = c.map { mean(Array(p[middle($0[1])])) }, dia = c.map { mean(Array(p[middle($0[3])])) }
+            let s1 = c.map { p[$0[0].first...$0[0].last].max()! }, s2 = c.map { p[$0[2].first...$0[2].last].max()! }
+            let suffix = "_logpow_\(Int(b.lo))_\(Int(b.hi))"
+            out["sys_dia" + suffix] = Stats.median(zip(sys, dia).map { $0 - $1 })
+            out["sys_s1" + suffix] = Stats.median(zip(sys, s1).map { $0 - $1 })
+            out["dia_s2" + suffix] = Stats.median(zip(dia, s2).map { $0 - $1 })
+        }
         return out
     }
 }

@@ -487,10 +487,10 @@ def valve_card(res, doc, n_rec):
          "is left out. Patients per diagnosis: " + ", ".join(f"{k} {v}" for k, v in res["patients_by_diagnosis"].items()) + ".", "",
          "## Inputs", "",
          f"{len(doc['inputs'])} values: the assess-v1 features (subset `{res['shipped']['subset']}`), the murmur model's "
-         "probability `p_murmur` (trained on CirCor only, never on these recordings) and 18 heart-cycle timing and "
-         "amplitude features `cycle.*` from the segmenter (systolic and diastolic amplitude relative to S1, "
-         "intervals, variability; missing when the segmenter finds no cycle, then imputed with the training "
-         "median). Standardised, clipped to ±5, L2 logistic regression per label with balanced "
+         f"probability `p_murmur` (trained on CirCor only, never on these recordings) and {len(CYCLE)} heart-cycle "
+         "features `cycle.*` from the segmenter (intervals, variability, systolic and diastolic amplitude relative to "
+         "S1, and the cycle-aligned log power of mid-systole and mid-diastole in 100-700 Hz; missing when the segmenter "
+         "finds no cycle, then imputed with the training median). Standardised, clipped to ±5, L2 logistic regression per label with balanced "
          f"class weights, C {res['shipped']['C']}.", "",
          "The quality and abnormal models' probabilities are not inputs: the abnormal model was trained on these "
          "BMD-HS recordings, so its output here is a fit; with it as an input the cross-validated macro-F1 read "
@@ -566,7 +566,7 @@ def sound_card(res, doc):
          "names. Every artifact recording is in set A, so artifact-vs-rest is partly set A-vs-B.", "",
          "## Inputs", "",
          f"{len(doc['inputs'])} values: assess-v1 features (subset `{res['shipped']['subset']}`), `p_murmur` (the CirCor-trained "
-         "murmur model, which never saw PASCAL) and the 18 `cycle.*` features. The quality model's probability is not "
+         "murmur model, which never saw PASCAL) and the " f"{len(CYCLE)} `cycle.*` features. The quality model's probability is not "
          "an input: that model was trained on PASCAL's artifact labels. Standardised, clipped to ±5, multinomial L2 "
          f"logistic regression with balanced class weights, C {res['shipped']['C']}.", "",
          "## How it was measured", "",

@@ -207,6 +207,17 @@ CYCLE_FEATURES = {
                             "a crude murmur-energy index",
     "diastole_s1_amp_ratio": "median over cycles of mean(envelope in diastole) / max(envelope in S1)",
 }
+# Cycle-aligned spectra. In each band, the natural log of the 20 ms block-mean power of
+# ``sosfiltfilt(butter(2, band, 'bandpass'), z)`` (floored at 1e-20); per complete cycle the
+# mean over the middle 60% of systole and of diastole (a run's first and last fifth, len // 5
+# frames each, dropped) and the maxima over S1 and S2; median over cycles of the differences.
+CYCLE_BANDS = [(100, 200), (200, 400), (400, 700)]
+for _lo, _hi in CYCLE_BANDS:
+    CYCLE_FEATURES.update({
+        f"sys_dia_logpow_{_lo}_{_hi}": f"{_lo}-{_hi} Hz log power, mid-systole minus mid-diastole (a murmur fills systole)",
+        f"sys_s1_logpow_{_lo}_{_hi}": f"{_lo}-{_hi} Hz log power, mid-systole minus the S1 maximum",
+        f"dia_s2_logpow_{_lo}_{_hi}": f"{_lo}-{_hi} Hz log power, mid-diastole minus the S2 maximum",
+    })
 
 
 # --------------------------------------------------------------------------------------
@@ -265,7 +276,11 @@ def features(z: np.ndarray) -> dict:
         cols.append(standardise(np.log(block_mean(homomorphic_envelope(zb, ANALYSIS_RATE,
                                                                          lpf_hz=HOMOMORPHIC_LPF_HZ), n_frames))))
     F = np.column_stack(cols)
-    return {"F": F, "env_raw": homo}
+    band_logpow = []
+    for band in CYCLE_BANDS:
+        sos = scipy.signal.butter(2, band, btype="bandpass", fs=ANALYSIS_RATE, output="sos")
+        band_logpow.append(np.log(np.maximum(block_mean(scipy.signal.sosfiltfilt(sos, z) ** 2, n_frames), 1e-20)))
+    return {"F": F, "env_raw": homo, "band_logpow": band_logpow}
 
 
 # --------------------------------------------------------------------------------------
@@ -547,7 +562,7 @@ def runs(states: np.ndarray) -> list[tuple[int, int, int]]:
     return [(int(states[a]), int(a), int(b)) for a, b in zip(starts, ends)]
 
 
-def cycle_features(states: np.ndarray, env_raw: np.ndarray) -> dict:
+def cycle_features(states: np.ndarray, env_raw: np.ndarray, band_logpow: list) -> dict:
     rs = runs(states)
     fs = FEATURE_RATE
     cyc = []
@@ -580,16 +595,28 @@ def cycle_features(states: np.ndarray, env_raw: np.ndarray) -> dict:
         "systole_s1_amp_ratio": float(np.median(msys / a1)),
         "diastole_s1_amp_ratio": float(np.median(mdia / a1)),
     })
+
+    def mid(r):  # the middle 60% of a run
+        trim = (r[2] - r[1] + 1) // 5
+        return slice(r[1] + trim, r[2] - trim + 1)
+    for (lo, hi), p in zip(CYCLE_BANDS, band_logpow):
+        sys_ = np.array([p[mid(c[1])].mean() for c in cyc])
+        dia = np.array([p[mid(c[3])].mean() for c in cyc])
+        s1 = np.array([p[c[0][1]:c[0][2] + 1].max() for c in cyc])
+        s2 = np.array([p[c[2][1]:c[2][2] + 1].max() for c in cyc])
+        out[f"sys_dia_logpow_{lo}_{hi}"] = float(np.median(sys_ - dia))
+        out[f"sys_s1_logpow_{lo}_{hi}"] = float(np.median(sys_ - s1))
+        out[f"dia_s2_logpow_{lo}_{hi}"] = float(np.median(dia - s2))
     return {k: float(v) for k, v in out.items()}
 
 
-def outputs_from_states(states: np.ndarray, hr: dict, env_raw: np.ndarray) -> dict:
+def outputs_from_states(states: np.ndarray, hr: dict, env_raw: np.ndarray, band_logpow: list) -> dict:
     fs = FEATURE_RATE
     rs = runs(states)
     segs = [{"state": STATE_NAMES[s], "start_s": a / fs, "end_s": (b + 1) / fs} for s, a, b in rs]
     s1 = [a / fs for s, a, b in rs[1:] if s == 0]
     s2 = [a / fs for s, a, b in rs[1:] if s == 2]
-    cf = cycle_features(states, env_raw)
+    cf = cycle_features(states, env_raw, band_logpow)
     if cf["n_cycles"] >= 2:
         # 60 / median S1-onset difference over complete cycles
         cyc_rr = []
@@ -633,7 +660,7 @@ def decode(feat: dict, params: dict, hr: dict | None = None) -> dict:
         if best is None or score > best[0]:
             best = (score, i, c, tab, states)
     score, i, c, tab, states = best
-    out = outputs_from_states(states, c, feat["env_raw"])
+    out = outputs_from_states(states, c, feat["env_raw"], feat["band_logpow"])
     out.update({"hr": c, "hr_all": hr, "candidate_index": i, "candidate_scores": scores, "logB": logB,
                 "durations": tab, "score": score})
     return out
