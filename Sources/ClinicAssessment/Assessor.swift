@@ -117,7 +117,12 @@ public struct AssessmentReport: Sendable, Equatable, Encodable {
         line += "; \(abnormal.call)" + (abnormal.confidence != nil ? p(abnormal.probability).map { " (\($0) abnormal)" } ?? "" : "")
         line += "; murmur \(murmur.call)" + (murmur.confidence != nil ? p(murmur.probability).map { " (\($0) present)" } ?? "" : "")
         if let cycle { line += String(format: "; heart rate %.0f bpm", cycle.heartRate) }
-        if let heartSound { line += "; sounds \(heartSound.call)" }
+        if let heartSound {
+            // Two models of murmur (CirCor's, the headline; PASCAL's artifact/murmur/normal) can
+            // disagree: the line says so instead of contradicting itself.
+            let disagrees = (heartSound.call == "murmur" && murmur.call == "absent") || (heartSound.call == "normal" && murmur.call == "present")
+            line += "; sounds \(heartSound.call)" + (disagrees ? " (the murmur model disagrees)" : "")
+        }
         if let valve, valve.call != "unsure" {
             // A call that names no class is the model's none label (N).
             let named = valve.call.split(separator: "+").allSatisfy { valve.probabilities[String($0)] != nil }

@@ -93,6 +93,15 @@ import Testing
         // p_murmur < 1: AR < 0.5 and AS > 0.5 → AS.
         #expect(v.call == "AS" && good.summary.contains("valve disease AS suspected"))
         #expect(good.heartSound != nil && good.summary.contains("sounds \(good.heartSound!.call)"))
+        // The two murmur models disagreeing is said, not left as a contradiction.
+        var mixed = good
+        mixed.heartSound!.call = "murmur"
+        mixed.murmur.call = "absent"
+        #expect(mixed.summary.contains("murmur absent") && mixed.summary.contains("sounds murmur (the murmur model disagrees)"), "\(mixed.summary)")
+        mixed.murmur.call = "present"
+        #expect(mixed.summary.contains("sounds murmur") && !mixed.summary.contains("disagrees"), "\(mixed.summary)")
+        mixed.heartSound!.call = "normal"
+        #expect(mixed.summary.contains("sounds normal (the murmur model disagrees)"), "\(mixed.summary)")
         let poor = a.assess(ModelTests().features(rms: -3, snr: 5), duration: 20)
         #expect(!poor.quality.acceptable && poor.valve?.call == "unsure" && !poor.summary.contains("valve"))
         // Not assessable: no answer at all.
