@@ -196,6 +196,19 @@ do {
     print(String(format: "   time: server and HTTP %.2f s (%.0f%%), local store %.2f s (%.0f%%), engine (encoding, decisions) %.2f s",
                  transport.seconds, 100 * transport.seconds / wall, timedStore.seconds, 100 * timedStore.seconds / wall,
                  wall - transport.seconds - timedStore.seconds))
+    // Baseline, same run: the whole feed as a pull without omit_own sends it (a client before
+    // 2026-12-04 downloaded all of it, its own changes included).
+    var wholeFeed = 0, cursor: Int64 = 0
+    let raw = try CurlTransport(.init(server: server.url, token: server.token))
+    while case .success(let r) = raw.send("GET", "/v1/changes?after=\(cursor)&limit=1000") {
+        wholeFeed += r.body.count
+        let page = try JSONDecoder().decode(PullResponse.self, from: Data(r.body))
+        cursor = page.next
+        if !page.more { break }
+    }
+    print(String(format: "   pulled %.1f KB (this device's own changes left out); the whole feed is %.1f KB: ratio %.4f",
+                 Double(report.bytesDown) / 1024, Double(wholeFeed) / 1024, Double(report.bytesDown) / Double(max(wholeFeed, 1))))
+    check(report.bytesDown * 20 < wholeFeed, "the initial sync downloads its own changes again")
     await server.stop()
 
     // Baseline, same run: the server alone takes the same entries (in-process, no HTTP), in the same batch size.

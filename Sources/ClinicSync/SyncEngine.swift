@@ -294,7 +294,7 @@ public final class SyncEngine {
             }
 
         case .pull(let after, let limit):
-            return try request("GET", "/v1/changes?after=\(after)&limit=\(limit)", PullResponse.self) { page, answer in
+            return try request("GET", "/v1/changes?after=\(after)&limit=\(limit)&omit_own=true", PullResponse.self) { page, answer in
                 guard after == self.pullCursor else { throw ClinicError(.sync, "internal: pull after \(after), cursor \(self.pullCursor)") }
                 let done = try self.store.applyPulledPage(page, after: after)
                 self.pullCursor = max(self.pullCursor, page.next)

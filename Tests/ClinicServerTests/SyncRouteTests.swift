@@ -74,6 +74,45 @@ import Testing
         }
     }
 
+    /// `omit_own=true` leaves the pulling device's own changes out (it has them: an initial sync
+    /// would download again every byte it pushed), and its `next` passes them, so a page of only
+    /// the device's own changes is empty but moves the cursor; every other device's change still
+    /// comes, once. Without the parameter the feed is whole (tools and older clients).
+    @Test(arguments: Backend.available)
+    func omitOwnLeavesOutTheCallersChangesAndItsCursorPassesThem(_ backend: Backend) async throws {
+        let f = try await Fixture.make(backend)
+        defer { Task { await f.close() } }
+        try await f.app.test(.router) { client in
+            let mine = (1...5).map { patientChange(f.a1, seq: $0) }, theirs = (1...2).map { patientChange(f.a2, seq: $0) }
+            _ = try await push(client, f.tokenA1, Array(mine.prefix(3)))
+            _ = try await push(client, f.tokenA2, [theirs[0]])
+            _ = try await push(client, f.tokenA1, Array(mine.suffix(2)))
+            _ = try await push(client, f.tokenA2, [theirs[1]])
+            #expect(try await pull(client, f.tokenA1).changes.count == 7, "without omit_own the feed is whole")
+            var cursor: Int64 = 0, got: [FeedEntry] = [], pages: [Int] = []
+            while true {
+                let page = try await client.execute(uri: "/v1/changes?after=\(cursor)&limit=2&omit_own=true", method: .get, headers: auth(f.tokenA1)) {
+                    try decode(PullResponse.self, $0)
+                }
+                #expect(page.next > cursor || !page.more)
+                got += page.changes
+                pages.append(page.changes.count)
+                cursor = page.next
+                if !page.more { break }
+            }
+            // Feed order: A1 ×3, A2, A1 ×2, A2; pages of two scanned entries.
+            #expect(got.map(\.change.changeID) == theirs.map(\.change.changeID), "\(got)")
+            #expect(pages == [0, 1, 0, 1], "\(pages)")
+            #expect(cursor == (try await pull(client, f.tokenA2)).next, "the cursor ends at the feed's last entry")
+            // The other device gets A1's five and none of its own.
+            let forA2 = try await client.execute(uri: "/v1/changes?omit_own=true", method: .get, headers: auth(f.tokenA2)) { try decode(PullResponse.self, $0) }
+            #expect(forA2.changes.map(\.change.changeID) == mine.map(\.change.changeID))
+            try await client.execute(uri: "/v1/changes?omit_own=yes", method: .get, headers: auth(f.tokenA1)) { r in
+                #expect(r.status == .badRequest && String(buffer: r.body).contains("omit_own must be true or false"))
+            }
+        }
+    }
+
     @Test(arguments: Backend.available)
     func replayedBatchGetsTheSameAnswersAndChangesNothing(_ backend: Backend) async throws {
         let f = try await Fixture.make(backend)

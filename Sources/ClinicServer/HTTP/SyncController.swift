@@ -34,10 +34,15 @@ struct SyncController {
             let device = try context.requireDevice()
             let after = try integer(request, "after", default: 0, range: 0...Int64.max)
             let limit = try integer(request, "limit", default: Int64(config.maxPull), range: 1...Int64(config.maxPull))
-            let entries = try await storage.feed(siteID: device.siteID, after: after, limit: Int(limit) + 1)
+            let omitOwn = try flag(request, "omit_own")
+            let entries = try await storage.feed(siteID: device.siteID, after: after, limit: Int(limit) + 1, withDevices: omitOwn)
             let page = entries.prefix(Int(limit))
+            // omit_own: the pulling device's own changes are left out (it has them), and `next`
+            // passes them, so a page may carry fewer than `limit` changes, or none, with `more` true.
             // Entries are stored in their wire form: the page is assembled, not re-encoded.
-            let body = WireJSON.pullResponse(page.map(\.json), next: page.last?.serverSeq ?? after, more: entries.count > page.count)
+            let me = device.id.lowercased
+            let others = omitOwn ? page.filter { $0.deviceID != me } : Array(page)
+            let body = WireJSON.pullResponse(others.map(\.json), next: page.last?.serverSeq ?? after, more: entries.count > page.count)
             return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: body))
         }
         group.get("conflicts") { request, context in
@@ -70,4 +75,13 @@ func integer(_ text: String?, _ name: String, default value: Int64, range: Close
         throw ServerError.badRequest("Query parameter \(name) must be an integer in \(range.lowerBound)...\(range.upperBound).")
     }
     return n
+}
+
+/// A boolean query parameter (`true` or `false`; absent: false), or 400 naming it.
+func flag(_ request: Request, _ name: String) throws -> Bool {
+    switch request.uri.queryParameters.get(name) {
+    case nil, "false": return false
+    case "true": return true
+    default: throw ServerError.badRequest("Query parameter \(name) must be true or false.")
+    }
 }
