@@ -154,11 +154,21 @@ struct ReportPage {
         return "\n<tr><th>\(escape(title))</th><td>\(escape(shown))</td><td></td><td>\(ps)</td></tr>"
     }
 
-    /// The segmenter's heart rate and what the marks are.
+    /// The segmenter's heart rate and what the marks are, and how much sound fills systole: the
+    /// evidence the murmur model reads most (docs/classifiers.md).
     var cycleNote: String {
         guard let c = cycle else { return " No heart cycle marked: the recording could not be segmented." }
-        return String(format: " Marks: S1 (red) and S2 (green) onsets found by the heart-cycle segmenter (%d S1, %d S2); heart rate %.0f bpm.",
-                      c.s1Onsets.count, c.s2Onsets.count, c.heartRate)
+        var note = String(format: " Marks: S1 (red) and S2 (green) onsets found by the heart-cycle segmenter (%d S1, %d S2); heart rate %.0f bpm.",
+                          c.s1Onsets.count, c.s2Onsets.count, c.heartRate)
+        let bands = Segmenter.cycleBands.compactMap { b -> String? in
+            guard let v = c.cycleFeatures["sys_dia_logpow_\(Int(b.lo))_\(Int(b.hi))"] ?? nil else { return nil }
+            return String(format: "%+.1f dB at %.0f–%.0f Hz", 10 / log(10) * v, b.lo, b.hi)
+        }
+        if bands.count == Segmenter.cycleBands.count {
+            note += " Mid-systole against mid-diastole, median over the complete cycles: " + bands.joined(separator: ", ")
+                + " (CirCor's recordings: median about +1 dB where no murmur was heard, +3 to +8 dB where one was)."
+        }
+        return note
     }
 
     var html: String {

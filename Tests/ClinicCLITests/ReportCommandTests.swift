@@ -30,6 +30,7 @@ import Testing
         // The heart cycle's marks on the waveform: one line per S1 onset, and the heart rate.
         let s1Marks = page.components(separatedBy: "class=\"s1\"/>").count - 1
         #expect(s1Marks >= 3 && page.contains("heart rate"), "S1 marks: \(s1Marks)")
+        #expect(page.contains("Mid-systole against mid-diastole") && page.contains(" dB at 100–200 Hz"), "the murmur evidence is shown")
         #expect(page.contains("Signal quality") && page.contains("quality-logistic") && page.contains("The patient's other recordings"))
         #expect(page.contains("<th>Valve disease (adults)</th>") && page.contains("P(MS) ") && page.contains("<th>Heart-sound class</th>")
                 && page.contains("P(artifact) ") && page.contains("valve-logistic"), "the class models' rows")
