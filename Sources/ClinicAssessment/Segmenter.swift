@@ -131,8 +131,11 @@ public struct Segmenter: Sendable {
         "n_cycles", "rr_mean_s", "rr_std_s", "rr_cv", "rmssd_s", "s1_mean_s", "s2_mean_s", "systole_mean_s", "systole_std_s",
         "diastole_mean_s", "diastole_std_s", "sys_dia_ratio", "systolic_interval_mean_s", "systolic_fraction",
         "s1_s2_amp_ratio", "s1_amp_cv", "s2_amp_cv", "systole_s1_amp_ratio", "diastole_s1_amp_ratio",
-    ] + cycleBands.flatMap { b in
-        ["sys_dia", "sys_s1", "dia_s2"].map { "\($0)_logpow_\(Int(b.lo))_\(Int(b.hi))" }
+    ] + cycleBands.flatMap { b in ["sys_dia", "sys_s1", "dia_s2"].map { spectrumFeature($0, b) } }
+
+    /// The name of a cycle-aligned spectral feature: `<contrast>_logpow_<lo>_<hi>`.
+    public static func spectrumFeature(_ contrast: String, _ band: (lo: Double, hi: Double)) -> String {
+        "\(contrast)_logpow_\(Int(band.lo))_\(Int(band.hi))"
     }
 
     /// The bands (Hz) of the cycle-aligned spectral features: in each, the 20 ms log power of
@@ -521,10 +524,9 @@ public struct Segmenter: Sendable {
         for (b, p) in zip(cycleBands, bandLogPower) {
             let sys = c.map { mean(Array(p[middle($0[1])])) }, dia = c.map { mean(Array(p[middle($0[3])])) }
             let s1 = c.map { p[$0[0].first...$0[0].last].max()! }, s2 = c.map { p[$0[2].first...$0[2].last].max()! }
-            let suffix = "_logpow_\(Int(b.lo))_\(Int(b.hi))"
-            out["sys_dia" + suffix] = Stats.median(zip(sys, dia).map { $0 - $1 })
-            out["sys_s1" + suffix] = Stats.median(zip(sys, s1).map { $0 - $1 })
-            out["dia_s2" + suffix] = Stats.median(zip(dia, s2).map { $0 - $1 })
+            out[spectrumFeature("sys_dia", b)] = Stats.median(zip(sys, dia).map { $0 - $1 })
+            out[spectrumFeature("sys_s1", b)] = Stats.median(zip(sys, s1).map { $0 - $1 })
+            out[spectrumFeature("dia_s2", b)] = Stats.median(zip(dia, s2).map { $0 - $1 })
         }
         return out
     }

@@ -161,7 +161,7 @@ struct ReportPage {
         var note = String(format: " Marks: S1 (red) and S2 (green) onsets found by the heart-cycle segmenter (%d S1, %d S2); heart rate %.0f bpm.",
                           c.s1Onsets.count, c.s2Onsets.count, c.heartRate)
         let bands = Segmenter.cycleBands.compactMap { b -> String? in
-            guard let v = c.cycleFeatures["sys_dia_logpow_\(Int(b.lo))_\(Int(b.hi))"] ?? nil else { return nil }
+            guard let v = c.cycleFeatures[Segmenter.spectrumFeature("sys_dia", b)] ?? nil else { return nil }
             return String(format: "%+.1f dB at %.0f–%.0f Hz", 10 / log(10) * v, b.lo, b.hi)
         }
         if bands.count == Segmenter.cycleBands.count {
