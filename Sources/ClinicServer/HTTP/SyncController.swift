@@ -35,7 +35,7 @@ struct SyncController {
             let after = try integer(request, "after", default: 0, range: 0...Int64.max)
             let limit = try integer(request, "limit", default: Int64(config.maxPull), range: 1...Int64(config.maxPull))
             let omitOwn = try flag(request, "omit_own")
-            let entries = try await storage.feed(siteID: device.siteID, after: after, limit: Int(limit) + 1, withDevices: omitOwn)
+            let entries = try await storage.feed(siteID: device.siteID, after: after, limit: Int(limit) + 1)
             let page = entries.prefix(Int(limit))
             // omit_own: the pulling device's own changes are left out (it has them), and `next`
             // passes them, so a page may carry fewer than `limit` changes, or none, with `more` true.

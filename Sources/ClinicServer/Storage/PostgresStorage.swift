@@ -289,18 +289,8 @@ final class PostgresStorage: ServerStorage {
         return (results, Int64(feed.serverSeqs.count))
     }
 
-    func feed(siteID: String, after: Int64, limit: Int, withDevices: Bool) async throws -> [StoredFeedEntry] {
+    func feed(siteID: String, after: Int64, limit: Int) async throws -> [StoredFeedEntry] {
         var out: [StoredFeedEntry] = []
-        guard withDevices else {
-            for try await (serverSeq, entry) in try await client.query("""
-                SELECT server_seq, entry FROM feed_entries WHERE site_id = \(siteID) AND server_seq > \(after)
-                ORDER BY server_seq LIMIT \(limit)
-                """, logger: logger).decode((Int64, String).self) {
-                out.append(StoredFeedEntry(serverSeq: serverSeq, json: entry))
-            }
-            return out
-        }
-        // Two queries rather than a spliced column: PostgresNIO binds values, not SQL.
         for try await (serverSeq, entry, deviceID) in try await client.query("""
             SELECT e.server_seq, e.entry, f.device_id FROM feed_entries e LEFT JOIN feed f ON f.server_seq = e.server_seq
             WHERE e.site_id = \(siteID) AND e.server_seq > \(after) ORDER BY e.server_seq LIMIT \(limit)

@@ -234,16 +234,13 @@ final class SQLiteStorage: ServerStorage {
         String(repeating: "?,", count: count - 1) + "?"
     }
 
-    func feed(siteID: String, after: Int64, limit: Int, withDevices: Bool) async throws -> [StoredFeedEntry] {
+    func feed(siteID: String, after: Int64, limit: Int) async throws -> [StoredFeedEntry] {
         try await db.read { db in
             var out: [StoredFeedEntry] = []
-            let sql = withDevices
-                ? """
-                  SELECT e.server_seq, e.entry, f.device_id FROM feed_entries e LEFT JOIN feed f ON f.server_seq = e.server_seq
-                  WHERE e.site_id = ? AND e.server_seq > ? ORDER BY e.server_seq LIMIT ?
-                  """
-                : "SELECT server_seq, entry, NULL FROM feed_entries WHERE site_id = ? AND server_seq > ? ORDER BY server_seq LIMIT ?"
-            let rows = try Row.fetchCursor(db.cachedStatement(sql: sql), arguments: [siteID, after, limit])
+            let rows = try Row.fetchCursor(db.cachedStatement(sql: """
+                SELECT e.server_seq, e.entry, f.device_id FROM feed_entries e LEFT JOIN feed f ON f.server_seq = e.server_seq
+                WHERE e.site_id = ? AND e.server_seq > ? ORDER BY e.server_seq LIMIT ?
+                """), arguments: [siteID, after, limit])
             while let row = try rows.next() { out.append(StoredFeedEntry(serverSeq: row[0], json: row[1], deviceID: row[2])) }
             return out
         }

@@ -21,9 +21,9 @@ public protocol ServerStorage: Sendable {
 
     /// Merges a batch of pushed entries atomically; the same batch again gets the same answers.
     func push(_ push: PreparedPush) async throws -> [PushResult]
-    /// The site's feed after `after`, at most `limit` entries, in server order, in their wire form;
-    /// `withDevices`: each with the device that pushed it (one more lookup an entry).
-    func feed(siteID: String, after: Int64, limit: Int, withDevices: Bool) async throws -> [StoredFeedEntry]
+    /// The site's feed after `after`, at most `limit` entries, in server order, in their wire form,
+    /// each with the device that pushed it.
+    func feed(siteID: String, after: Int64, limit: Int) async throws -> [StoredFeedEntry]
     /// The site's conflicts, oldest first; only those not yet resolved when `openOnly`.
     func conflicts(siteID: String, openOnly: Bool, limit: Int) async throws -> [ConflictRecord]
 
@@ -42,12 +42,12 @@ extension ServerStorage {
     }
 }
 
-/// A feed entry as stored: its server sequence number, its pull JSON (`FeedEntry`) and, when
-/// asked for, the device that pushed it.
+/// A feed entry as stored: its server sequence number, its pull JSON (`FeedEntry`) and the
+/// device that pushed it (lowercased; from `feed`).
 public struct StoredFeedEntry: Sendable, Equatable {
     public var serverSeq: Int64
     public var json: String
-    public var deviceID: String? = nil
+    public var deviceID: String?
 }
 
 /// Where the server keeps its data.
