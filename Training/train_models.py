@@ -96,14 +96,12 @@ CYCLE_TASKS = ["murmur"]
 # AUC 0.884 -> 0.899) but, like the timing features, failed children: 35% of CirCor recordings
 # graded very bad (10% without), 26% acceptable (51%), murmur patient WA 0.749 -> 0.694. Not used.
 SPECTRA_TASKS = []
-# clinic features --cycle's columns that are model candidates; cycle.n_cycles is left out (it
-# counts the recording's length, not the heart).
-CYCLE_FEATURES = [f"cycle.{n}" for n in (
-    "rr_mean_s", "rr_std_s", "rr_cv", "rmssd_s", "s1_mean_s", "s2_mean_s", "systole_mean_s", "systole_std_s",
-    "diastole_mean_s", "diastole_std_s", "sys_dia_ratio", "systolic_interval_mean_s", "systolic_fraction",
-    "s1_s2_amp_ratio", "s1_amp_cv", "s2_amp_cv", "systole_s1_amp_ratio", "diastole_s1_amp_ratio",
-    # cycle-aligned spectra (Segmenter.cycleBands): systole against diastole, S1 and S2 peaks
-    *(f"{a}_logpow_{lo}_{hi}" for lo, hi in ((100, 200), (200, 400), (400, 700)) for a in ("sys_dia", "sys_s1", "dia_s2")))]
+# clinic features --cycle's columns that are model candidates: the segmenter's (segment.py, the
+# specification Swift follows) but cycle.n_cycles, which counts the recording's length, not the heart.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "segmentation"))
+import segment as _segment  # noqa: E402
+
+CYCLE_FEATURES = [f"cycle.{n}" for n in _segment.CYCLE_FEATURES if n != "n_cycles"]
 LR_GRID = [0.001, 0.01, 0.1, 1.0, 10.0]  # C of L2 logistic regression
 GBDT_DEPTHS = [2, 3]
 GBDT_ITERS = [50, 100, 200, 300]  # read off one 300-tree fit with staged_decision_function
