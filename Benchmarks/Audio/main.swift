@@ -197,6 +197,34 @@ do {
     }
 }
 
+// The segmenter stage by stage on the first recording (each stage alone, on the previous stage's output).
+do {
+    let segmenter = try Segmenter.shipped()
+    let y = try FeatureSet.assessV1.analyze(file: inputs[0]).analysis.bandPassed
+    let z = SpikeRemoval.apply(y, sampleRate: segmenter.file.analysisRate).output
+    let (columns, envelope) = try segmenter.features(bandPassed: y)
+    let (logB, post) = segmenter.emissions(columns)
+    let cands = segmenter.candidates(try segmenter.autocorrelation(post))
+    let tables = cands.map { segmenter.durationTable($0) }
+    let stages: [(String, () throws -> Void)] = [
+        ("spike removal", { _ = SpikeRemoval.apply(y, sampleRate: segmenter.file.analysisRate) }),
+        ("one homomorphic envelope (of \(columns.count))", { _ = try Envelope.homomorphic(z, sampleRate: segmenter.file.analysisRate, cutoff: segmenter.file.frontEnd.homomorphicLpfHz) }),
+        ("features: spike removal + \(columns.count) envelopes", { _ = try segmenter.features(bandPassed: y) }),
+        ("emissions (softmax on the context window)", { _ = segmenter.emissions(columns) }),
+        ("heart rate: autocorrelation, candidates", { _ = segmenter.candidates(try segmenter.autocorrelation(post)) }),
+        ("duration tables (\(cands.count))", { _ = cands.map { segmenter.durationTable($0) } }),
+        ("Viterbi decodes (\(cands.count))", { for t in tables { _ = Segmenter.viterbi(logB: logB, frames: envelope.count, logp: t.logp, logE: t.logE) } }),
+        ("cycle band log power (\(Segmenter.cycleBands.count) bands)", { _ = try segmenter.bandLogPower(spikeRemoved: z, frames: envelope.count) }),
+    ]
+    print("segmenter stages on one recording (median of \(repeats), thread CPU):")
+    for (name, body) in stages {
+        try body()
+        var t: [Double] = []
+        for _ in 0..<repeats { t.append(try time(body)) }
+        print("   \(name.padding(toLength: 56, withPad: " ", startingAt: 0)) \(ms(median(t)))")
+    }
+}
+
 // 5. The whole assessment from the file, one core.
 let assessor = try Assessor.shipped()
 var wholeAssessment: [Double] = [], modelsOnly: [Double] = [], networkOnly: [Double] = [], segmentationOnly: [Double] = []

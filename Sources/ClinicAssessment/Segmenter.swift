@@ -400,16 +400,33 @@ public struct Segmenter: Sendable {
         var C = [Double](repeating: 0, count: (T + 1) * 4)
         for t in 0..<T { for j in 0..<4 { C[(t + 1) * 4 + j] = C[t * 4 + j] + logB[t * 4 + j] } }
         var delta = [Double](repeating: -.infinity, count: T * 4), psi = [Int](repeating: 0, count: T * 4)
-        for t in 0..<T {
-            for j in 0..<4 {
-                let p = prev[j], ct = C[(t + 1) * 4 + j]
-                var best = -Double.infinity, bestD = 0
-                for d in 1...max(1, min(D, t)) where d <= t {
-                    let s = delta[(t - d) * 4 + p] + ct - C[(t + 1 - d) * 4 + j] + logp[j][d - 1]
-                    if s > best { best = s; bestD = d }
+        // Only the durations a state allows (a finite logp) can win: a duration of probability 0
+        // scores −∞ and never beats the running best, so skipping them changes nothing. The
+        // limits are a few frames wide for S1 and S2 against D = max_duration (100).
+        let lo = (0..<4).map { j in (logp[j].firstIndex(where: { $0.isFinite }) ?? logp[j].count) + 1 }
+        let hi = (0..<4).map { j in (logp[j].lastIndex(where: { $0.isFinite }) ?? -1) + 1 }
+        let flat = logp.flatMap { $0 }, offset = logp.indices.map { j in logp[..<j].reduce(0) { $0 + $1.count } }
+        delta.withUnsafeMutableBufferPointer { delta in
+            psi.withUnsafeMutableBufferPointer { psi in
+                C.withUnsafeBufferPointer { C in
+                    flat.withUnsafeBufferPointer { lp in
+                        for t in 0..<T {
+                            for j in 0..<4 {
+                                let p = prev[j], ct = C[(t + 1) * 4 + j], row = offset[j]
+                                var best = -Double.infinity, bestD = 0
+                                let last = min(hi[j], t)
+                                if lo[j] <= last {
+                                    for d in lo[j]...last {
+                                        let s = delta[(t - d) * 4 + p] + ct - C[(t + 1 - d) * 4 + j] + lp[row + d - 1]
+                                        if s > best { best = s; bestD = d }
+                                    }
+                                }
+                                let first = t < min(D, T) ? logInit + ct + logE[j][t] : -Double.infinity
+                                if first >= best { delta[t * 4 + j] = first; psi[t * 4 + j] = 0 } else { delta[t * 4 + j] = best; psi[t * 4 + j] = bestD }
+                            }
+                        }
+                    }
                 }
-                let first = t < min(D, T) ? logInit + ct + logE[j][t] : -Double.infinity
-                if first >= best { delta[t * 4 + j] = first; psi[t * 4 + j] = 0 } else { delta[t * 4 + j] = best; psi[t * 4 + j] = bestD }
             }
         }
         // The last segment may run past the end.
