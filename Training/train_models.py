@@ -70,7 +70,10 @@ from sklearn.preprocessing import StandardScaler
 SEED = 20261203
 N_BOOT = 1000
 FEATURE_SET = "assess-v1"
-MODEL_VERSION = "2026.12.03-1"
+# Per task: a version changes when that task's model does (an assessment stores the versions it
+# ran with, and `clinic assess --recording` re-assesses when they differ).
+# murmur 2026.12.06-1: the steadiness and shape of the cycle-aligned spectra as candidates.
+MODEL_VERSIONS = {"quality": "2026.12.03-1", "abnormal": "2026.12.03-1", "murmur": "2026.12.06-1"}
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 T0 = time.time()
 
@@ -83,7 +86,8 @@ LEVEL = ["signal_std", "rms", "peak", "mfcc0_mean", "envelope_variance"]
 EXCLUDED_ALWAYS = ["signal_mean"]
 
 # Tasks offered the cycle candidates (--cycle-tasks): murmur (patient weighted accuracy 0.564 ->
-# 0.693 with the 18 timing and amplitude features, 0.749 with the cycle-aligned spectra too).
+# 0.693 with the 18 timing and amplitude features, 0.749 with the cycle-aligned spectra too, 0.789
+# with their steadiness, shape and tilt, 2026-12-06).
 # Offered to abnormal as well, they raised its out-of-fold AUC over all rows (0.598 -> 0.626 with
 # the spectra; 0.587 without) but lowered PhysioNet leave-one-database-out MAcc (0.552 -> 0.526;
 # AUC 0.399 -> 0.452, MAcc 0.532 without the spectra). Offered to quality, the timing ones raised its
@@ -425,7 +429,7 @@ def export(task, model: Fitted, platt, thr, names, extra):
         "format": "clinic-model", "format_version": 1,
         "task": task,
         "name": f"{task}-{'gbdt' if model.kind == 'gbdt' else 'logistic'}",
-        "version": MODEL_VERSION,
+        "version": MODEL_VERSIONS[task],
         "feature_set": FEATURE_SET,
         "features": feats,
         "impute": [float(v) for v in model.impute],
@@ -851,7 +855,9 @@ def procedure_md(res, kind, outer_desc, inner_desc):
            "features that `clinic features --cycle` computes with the shipped segmenter (`cycle.*` but "
            "`cycle.n_cycles`, which counts seconds: intervals, variability, envelope amplitudes, and in 100-200, "
            "200-400 and 400-700 Hz the log power of mid-systole and mid-diastole against each other and against "
-           "the S1 and S2 peaks); `cycle`: those alone"
+           "the S1 and S2 peaks, how steady that contrast is over the cycles (25th percentile, share of cycles "
+           "above 3 dB), systole's first third against its last, and the mid-systole tilt 400-700 vs 100-200 Hz "
+           "against mid-diastole's); `cycle`: those alone"
            if any(k[0].endswith("cycle") for k in c["scores"]) else "")
         + ") and the "
         f"hyper-parameters (logistic: L2, C in {LR_GRID}; trees: depth in {GBDT_DEPTHS}, "
@@ -1475,7 +1481,7 @@ def main():
     dq = check_parity(doc_q, cq["model"], cq["platt"], ok, X, names)
     log(f"quality: shipped {kq} (OOF AUC {sq}); JSON parity max |dz| {dq[0]:.1e}, |dp| {dq[1]:.1e}")
     write_json(os.path.join(models_dir, "quality.json"), doc_q)
-    parity["tasks"]["quality"] = {"model": "Models/quality.json", "version": MODEL_VERSION,
+    parity["tasks"]["quality"] = {"model": "Models/quality.json", "version": MODEL_VERSIONS["quality"],
                                   "rows": parity_rows(doc_q, cq["model"], ok, X, names, SEED + 11)}
     # the shipped quality model on every row (for the unlabelled data sets and the rules)
     _, pq_all = predict_from_json(doc_q, [row_features(r, names) for r in ok])
@@ -1493,7 +1499,7 @@ def main():
     da = check_parity(doc_a, ca["model"], ca["platt"], ok, X, names)
     log(f"abnormal: shipped {ka} (OOF AUC {sa}); JSON parity max |dz| {da[0]:.1e}, |dp| {da[1]:.1e}")
     write_json(os.path.join(models_dir, "abnormal.json"), doc_a)
-    parity["tasks"]["abnormal"] = {"model": "Models/abnormal.json", "version": MODEL_VERSION,
+    parity["tasks"]["abnormal"] = {"model": "Models/abnormal.json", "version": MODEL_VERSIONS["abnormal"],
                                    "rows": parity_rows(doc_a, ca["model"], ok, X, names, SEED + 12)}
 
     # ---------------------------------------------------------------- murmur
@@ -1519,7 +1525,7 @@ def main():
     log(f"murmur: shipped {km} (patient WA {sm}); rule lo={lo:.4f} hi={hi:.4f} gate={gate}; "
         f"JSON parity max |dz| {dm[0]:.1e}, |dp| {dm[1]:.1e}")
     write_json(os.path.join(models_dir, "murmur.json"), doc_m)
-    parity["tasks"]["murmur"] = {"model": "Models/murmur.json", "version": MODEL_VERSION,
+    parity["tasks"]["murmur"] = {"model": "Models/murmur.json", "version": MODEL_VERSIONS["murmur"],
                                  "rows": parity_rows(doc_m, cm["model"], ok, X, names, SEED + 13)}
     write_json(os.path.join(REPO, "Tests", "Fixtures", "models", "parity.json"), parity)
 

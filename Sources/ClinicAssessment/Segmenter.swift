@@ -131,7 +131,14 @@ public struct Segmenter: Sendable {
         "n_cycles", "rr_mean_s", "rr_std_s", "rr_cv", "rmssd_s", "s1_mean_s", "s2_mean_s", "systole_mean_s", "systole_std_s",
         "diastole_mean_s", "diastole_std_s", "sys_dia_ratio", "systolic_interval_mean_s", "systolic_fraction",
         "s1_s2_amp_ratio", "s1_amp_cv", "s2_amp_cv", "systole_s1_amp_ratio", "diastole_s1_amp_ratio",
-    ] + cycleBands.flatMap { b in ["sys_dia", "sys_s1", "dia_s2"].map { spectrumFeature($0, b) } }
+    ] + cycleBands.flatMap { b in cycleContrasts.map { spectrumFeature($0, b) } } + [tiltFeature]
+
+    /// The per-band cycle-aligned contrasts (Training/segmentation/segment.py `CYCLE_FEATURES`
+    /// says what each is), in the order of `cycleFeatureNames`.
+    public static let cycleContrasts = ["sys_dia", "sys_s1", "dia_s2", "sys_dia_p25", "sys_dia_frac3db", "sys_early_late"]
+
+    /// Mid-systole's tilt (the last band's log power minus the first's) minus mid-diastole's.
+    public static let tiltFeature = "sys_dia_tilt_logpow_\(Int(cycleBands.last!.lo))_\(Int(cycleBands.last!.hi))_\(Int(cycleBands[0].lo))_\(Int(cycleBands[0].hi))"
 
     /// The name of a cycle-aligned spectral feature: `<contrast>_logpow_<lo>_<hi>`.
     public static func spectrumFeature(_ contrast: String, _ band: (lo: Double, hi: Double)) -> String {
@@ -538,13 +545,34 @@ public struct Segmenter: Sendable {
             let trim = (r.last - r.first + 1) / 5
             return (r.first + trim)...(r.last - trim)
         }
+        // A third of a run, at least one frame.
+        func third(_ r: (state: Segmentation.State, first: Int, last: Int)) -> Int { max(1, (r.last - r.first + 1) / 3) }
+        var mids: [(sys: [Double], dia: [Double])] = []
         for (b, p) in zip(cycleBands, bandLogPower) {
             let sys = c.map { mean(Array(p[middle($0[1])])) }, dia = c.map { mean(Array(p[middle($0[3])])) }
             let s1 = c.map { p[$0[0].first...$0[0].last].max()! }, s2 = c.map { p[$0[2].first...$0[2].last].max()! }
-            out[spectrumFeature("sys_dia", b)] = Stats.median(zip(sys, dia).map { $0 - $1 })
+            let contrast = zip(sys, dia).map { $0 - $1 }
+            out[spectrumFeature("sys_dia", b)] = Stats.median(contrast)
             out[spectrumFeature("sys_s1", b)] = Stats.median(zip(sys, s1).map { $0 - $1 })
             out[spectrumFeature("dia_s2", b)] = Stats.median(zip(dia, s2).map { $0 - $1 })
+            out[spectrumFeature("sys_dia_p25", b)] = percentile(contrast, 0.25)
+            out[spectrumFeature("sys_dia_frac3db", b)] = Double(contrast.filter { $0 > log(2.0) }.count) / Double(contrast.count)
+            let early = c.map { mean(Array(p[$0[1].first..<($0[1].first + third($0[1]))])) }
+            let late = c.map { mean(Array(p[($0[1].last + 1 - third($0[1]))...$0[1].last])) }
+            out[spectrumFeature("sys_early_late", b)] = Stats.median(zip(early, late).map { $0 - $1 })
+            mids.append((sys, dia))
+        }
+        if let low = mids.first, let high = mids.last {
+            out[tiltFeature] = Stats.median(c.indices.map { (high.sys[$0] - low.sys[$0]) - (high.dia[$0] - low.dia[$0]) })
         }
         return out
+    }
+
+    /// numpy's default percentile (linear between the closest ranks) of a non-empty array, q in 0…1.
+    static func percentile(_ v: [Double], _ q: Double) -> Double {
+        let s = v.sorted(), pos = q * Double(s.count - 1), i = Int(pos.rounded(.down)), t = pos - Double(i)
+        guard i + 1 < s.count else { return s[i] }
+        // numpy's _lerp: a + (b − a)·t, or b − (b − a)·(1 − t) from t = 0.5 on.
+        return t >= 0.5 ? s[i + 1] - (s[i + 1] - s[i]) * (1 - t) : s[i] + (s[i + 1] - s[i]) * t
     }
 }

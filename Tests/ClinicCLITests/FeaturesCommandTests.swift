@@ -81,9 +81,9 @@ import Testing
         #expect(r.status == 0, "\(r.stderr)")
         let lines = try String(contentsOf: out, encoding: .utf8).split(separator: "\n").map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
         let header = lines[0]
-        // 19 timing and amplitude features, then 3 cycle-aligned spectral ones per band of 100–200, 200–400, 400–700 Hz.
-        let nCycle = 19 + 3 * 3
-        #expect(header.count == 3 + 45 + nCycle && header[3 + 45] == "cycle.n_cycles" && header.last == "cycle.dia_s2_logpow_400_700", "\(header)")
+        // 19 timing and amplitude features, then 6 cycle-aligned spectral ones per band of 100–200, 200–400, 400–700 Hz and the tilt.
+        let nCycle = 19 + 6 * 3 + 1
+        #expect(header.count == 3 + 45 + nCycle && header[3 + 45] == "cycle.n_cycles" && header.last == "cycle.sys_dia_tilt_logpow_400_700_100_200", "\(header)")
         #expect(lines[2].count == header.count && lines[2].suffix(nCycle).allSatisfy(\.isEmpty), "a failed row has empty cycle cells")
         // The same numbers clinic assess --json shows as the cycle's timing.
         let assess = try clinic(["assess", "--json", dir.appending(path: "audio/good2.flac").path], store: nil)

@@ -59,7 +59,7 @@ sys.path.insert(0, os.path.dirname(HERE))
 import train_models as tm  # noqa: E402  (cluster, boot_weights, LEVEL, EXCLUDED_ALWAYS)
 
 SEED = 20261204
-MODEL_VERSION = "2026.12.04-2"  # -2: the cycle-aligned spectra and the tree murmur model as inputs
+MODEL_VERSION = "2026.12.06-1"  # the murmur model 2026.12.06-1 and 37 cycle features as inputs (-2 of 12.04: the spectra, the tree murmur model)
 FEATURE_SET = "assess-v1"
 C_GRID = [0.003, 0.01, 0.03, 0.1, 0.3, 1.0]
 CLIP = 5.0  # standardised inputs are clipped to [-CLIP, CLIP] (cycle ratios have long tails)

@@ -217,7 +217,18 @@ for _lo, _hi in CYCLE_BANDS:
         f"sys_dia_logpow_{_lo}_{_hi}": f"{_lo}-{_hi} Hz log power, mid-systole minus mid-diastole (a murmur fills systole)",
         f"sys_s1_logpow_{_lo}_{_hi}": f"{_lo}-{_hi} Hz log power, mid-systole minus the S1 maximum",
         f"dia_s2_logpow_{_lo}_{_hi}": f"{_lo}-{_hi} Hz log power, mid-diastole minus the S2 maximum",
+        f"sys_dia_p25_logpow_{_lo}_{_hi}": f"{_lo}-{_hi} Hz, the 25th percentile over cycles (numpy's linear) "
+                                           "of mid-systole minus mid-diastole (a murmur is in most cycles)",
+        f"sys_dia_frac3db_logpow_{_lo}_{_hi}": f"{_lo}-{_hi} Hz, the fraction of cycles whose mid-systole is "
+                                               "more than 3 dB (ln 2) above their mid-diastole",
+        f"sys_early_late_logpow_{_lo}_{_hi}": f"{_lo}-{_hi} Hz, median over cycles of the mean over systole's "
+                                              "first third minus its last third (max(1, len // 3) frames each): "
+                                              "the murmur's shape (decrescendo, plateau, crescendo)",
     })
+CYCLE_FEATURES["sys_dia_tilt_logpow_400_700_100_200"] = ("median over cycles of (mid-systole 400-700 minus 100-200 Hz) minus "
+                                         "(mid-diastole 400-700 minus 100-200 Hz): the pitch of what fills "
+                                         "systole against diastole's (on CirCor lower with a murmur: it adds "
+                                         "more power below 200 Hz than above 400)")
 
 
 # --------------------------------------------------------------------------------------
@@ -599,6 +610,9 @@ def cycle_features(states: np.ndarray, env_raw: np.ndarray, band_logpow: list) -
     def mid(r):  # the middle 60% of a run
         trim = (r[2] - r[1] + 1) // 5
         return slice(r[1] + trim, r[2] - trim + 1)
+    def third(r):  # frames in a third of a run (at least one)
+        return max(1, (r[2] - r[1] + 1) // 3)
+    mids = {}
     for (lo, hi), p in zip(CYCLE_BANDS, band_logpow):
         sys_ = np.array([p[mid(c[1])].mean() for c in cyc])
         dia = np.array([p[mid(c[3])].mean() for c in cyc])
@@ -607,6 +621,14 @@ def cycle_features(states: np.ndarray, env_raw: np.ndarray, band_logpow: list) -
         out[f"sys_dia_logpow_{lo}_{hi}"] = float(np.median(sys_ - dia))
         out[f"sys_s1_logpow_{lo}_{hi}"] = float(np.median(sys_ - s1))
         out[f"dia_s2_logpow_{lo}_{hi}"] = float(np.median(dia - s2))
+        out[f"sys_dia_p25_logpow_{lo}_{hi}"] = float(np.percentile(sys_ - dia, 25))
+        out[f"sys_dia_frac3db_logpow_{lo}_{hi}"] = float(np.mean(sys_ - dia > np.log(2)))
+        early = np.array([p[c[1][1]:c[1][1] + third(c[1])].mean() for c in cyc])
+        late = np.array([p[c[1][2] + 1 - third(c[1]):c[1][2] + 1].mean() for c in cyc])
+        out[f"sys_early_late_logpow_{lo}_{hi}"] = float(np.median(early - late))
+        mids[(lo, hi)] = (sys_, dia)
+    (s_lo, d_lo), (s_hi, d_hi) = mids[CYCLE_BANDS[0]], mids[CYCLE_BANDS[-1]]
+    out[f"sys_dia_tilt_logpow_{CYCLE_BANDS[-1][0]}_{CYCLE_BANDS[-1][1]}_{CYCLE_BANDS[0][0]}_{CYCLE_BANDS[0][1]}"] = float(np.median((s_hi - s_lo) - (d_hi - d_lo)))
     return {k: float(v) for k, v in out.items()}
 
 
