@@ -569,7 +569,7 @@ public struct Segmenter: Sendable {
     }
 
     /// numpy's default percentile (linear between the closest ranks) of a non-empty array, q in 0…1.
-    static func percentile(_ v: [Double], _ q: Double) -> Double {
+    public static func percentile(_ v: [Double], _ q: Double) -> Double {
         let s = v.sorted(), pos = q * Double(s.count - 1), i = Int(pos.rounded(.down)), t = pos - Double(i)
         guard i + 1 < s.count else { return s[i] }
         // numpy's _lerp: a + (b − a)·t, or b − (b − a)·(1 − t) from t = 0.5 on.

@@ -162,4 +162,21 @@ import Testing
         #expect(CycleAnnotation.hits([0.20], [0.06], tolerance: 0.06) == 0)
         #expect(CycleAnnotation.hits([], [0.06], tolerance: 0.06) == 0)
     }
+
+    /// `sys_dia_p25_*` is numpy's default percentile of the per-cycle contrasts: the same
+    /// numbers, bit for bit, on both sides of its interpolation switch at t = 0.5 (expected
+    /// values from numpy 2.4.6, `np.percentile(v, 25)` and `np.percentile(v, 75)`).
+    @Test func percentileIsNumpys() {
+        let cases: [([Double], Double, Double)] = [
+            ([0.3, -1.7, 2.9], -0.7, 1.5999999999999999),                         // t = 0.5
+            ([0.1, 5.5, -2.25, 1.0 / 3], -0.48750000000000004, 1.625),            // t = 0.75, 0.25
+            ([4.0, -0.5, 0.7, 2.2, -3.1], -0.5, 2.2),                              // on a rank
+            ([1.25, -0.75], -0.25, 0.75),
+            ([7.0], 7.0, 7.0),
+        ]
+        for (v, p25, p75) in cases {
+            #expect(Segmenter.percentile(v, 0.25) == p25, "\(v)")
+            #expect(Segmenter.percentile(v, 0.75) == p75, "\(v)")
+        }
+    }
 }

@@ -489,7 +489,8 @@ def valve_card(res, doc, n_rec):
          f"{len(doc['inputs'])} values: the assess-v1 features (subset `{res['shipped']['subset']}`), the murmur model's "
          f"probability `p_murmur` (trained on CirCor only, never on these recordings) and {len(CYCLE)} heart-cycle "
          "features `cycle.*` from the segmenter (intervals, variability, systolic and diastolic amplitude relative to "
-         "S1, and the cycle-aligned log power of mid-systole and mid-diastole in 100-700 Hz; missing when the segmenter "
+         "S1, the cycle-aligned log power of mid-systole and mid-diastole in 100-700 Hz, how steady that contrast is over "
+         "the cycles, systole's first third against its last, and the tilt; missing when the segmenter "
          "finds no cycle, then imputed with the training median). Standardised, clipped to ±5, L2 logistic regression per label with balanced "
          f"class weights, C {res['shipped']['C']}.", "",
          "The quality and abnormal models' probabilities are not inputs: the abnormal model was trained on these "
@@ -527,8 +528,8 @@ def valve_card(res, doc, n_rec):
         L.append(f"| {d} | {e['patients']} | {e['recordings']} | {ci_txt(e['ungated']['called_disease'], e['ungated']['ci'])} "
                  f"| {ci_txt(e['gated']['called_disease'], e['gated']['ci'])} |")
     L += ["", "The CirCor patients' murmur calls come from the murmur model trained on those same recordings, so the "
-          "gated CirCor figure is somewhat optimistic (out of fold that model calls 16% of murmur-absent CirCor patients "
-          "present, Models/murmur.md); the PhysioNet records were never trained on by either model.", ""]
+          "gated CirCor figure is somewhat optimistic (out of fold that model calls 11% of murmur-absent CirCor patients "
+          "present, 31 of 280, Models/murmur.md); the PhysioNet records were never trained on by either model.", ""]
     L += ["Tried and not shipped: those hearts as extra training negatives (weighted to equal the BMD-HS rows). "
           "The model then learned the data set instead of the valve: false alarms there fell to 0–1%, but every "
           "BMD-HS normal patient was called diseased (N F1 0.00) and macro-F1 fell to 0.498 (0.443–0.545).", ""]
