@@ -71,7 +71,7 @@ SEED = 20261203
 N_BOOT = 1000
 FEATURE_SET = "assess-v1"
 # Per task: a version changes when that task's model does (an assessment stores the versions it
-# ran with, and `clinic assess --recording` re-assesses when they differ).
+# ran with, so a changed model must not reuse an old one's).
 # murmur 2026.12.06-1: the steadiness and shape of the cycle-aligned spectra as candidates.
 MODEL_VERSIONS = {"quality": "2026.12.03-1", "abnormal": "2026.12.03-1", "murmur": "2026.12.06-1"}
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

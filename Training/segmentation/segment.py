@@ -225,7 +225,10 @@ for _lo, _hi in CYCLE_BANDS:
                                               "first third minus its last third (max(1, len // 3) frames each): "
                                               "the murmur's shape (decrescendo, plateau, crescendo)",
     })
-CYCLE_FEATURES["sys_dia_tilt_logpow_400_700_100_200"] = ("median over cycles of (mid-systole 400-700 minus 100-200 Hz) minus "
+# mid-systole's tilt (the last band minus the first) against mid-diastole's
+TILT_FEATURE = (f"sys_dia_tilt_logpow_{CYCLE_BANDS[-1][0]}_{CYCLE_BANDS[-1][1]}"
+                f"_{CYCLE_BANDS[0][0]}_{CYCLE_BANDS[0][1]}")
+CYCLE_FEATURES[TILT_FEATURE] = ("median over cycles of (mid-systole 400-700 minus 100-200 Hz) minus "
                                          "(mid-diastole 400-700 minus 100-200 Hz): the pitch of what fills "
                                          "systole against diastole's (on CirCor lower with a murmur: it adds "
                                          "more power below 200 Hz than above 400)")
@@ -628,7 +631,7 @@ def cycle_features(states: np.ndarray, env_raw: np.ndarray, band_logpow: list) -
         out[f"sys_early_late_logpow_{lo}_{hi}"] = float(np.median(early - late))
         mids[(lo, hi)] = (sys_, dia)
     (s_lo, d_lo), (s_hi, d_hi) = mids[CYCLE_BANDS[0]], mids[CYCLE_BANDS[-1]]
-    out[f"sys_dia_tilt_logpow_{CYCLE_BANDS[-1][0]}_{CYCLE_BANDS[-1][1]}_{CYCLE_BANDS[0][0]}_{CYCLE_BANDS[0][1]}"] = float(np.median((s_hi - s_lo) - (d_hi - d_lo)))
+    out[TILT_FEATURE] = float(np.median((s_hi - s_lo) - (d_hi - d_lo)))
     return {k: float(v) for k, v in out.items()}
 
 
