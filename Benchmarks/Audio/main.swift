@@ -162,6 +162,17 @@ for x in decoded {
     qaqc.append(median(q)); assess.append(median(a)); stft.append(median(s)); floor.append(median(f))
 }
 
+/// Times each stage alone (after one warm-up run) and prints its median thread CPU time.
+func printStages(_ title: String, _ stages: [(String, () throws -> Void)]) throws {
+    print("\(title) stages on one recording (median of \(repeats), thread CPU):")
+    for (name, body) in stages {
+        try body()
+        var t: [Double] = []
+        for _ in 0..<repeats { t.append(try time(body)) }
+        print("   \(name.padding(toLength: 56, withPad: " ", startingAt: 0)) \(ms(median(t)))")
+    }
+}
+
 // Stage by stage on the first recording (each stage alone, on the previous stage's output).
 do {
     let set = FeatureSet.qaqcV1, x4k = decoded[0]
@@ -188,13 +199,7 @@ do {
         ("assess-v1: 50 Hz envelope, periodicity", { _ = try FeatureSet.periodicity(Stats.blockMeans(envelope, 40), rate: 50) }),
         ("assess-v1: sample entropy", { _ = Stats.sampleEntropy(e50, tolerance: 0.2 * Stats.std(e50)) }),
     ]
-    print("qaqc-v1 stages on one recording (median of \(repeats), thread CPU):")
-    for (name, body) in stages {
-        try body()
-        var t: [Double] = []
-        for _ in 0..<repeats { t.append(try time(body)) }
-        print("   \(name.padding(toLength: 56, withPad: " ", startingAt: 0)) \(ms(median(t)))")
-    }
+    try printStages("qaqc-v1", stages)
 }
 
 // The segmenter stage by stage on the first recording (each stage alone, on the previous stage's output).
@@ -216,13 +221,7 @@ do {
         ("Viterbi decodes (\(cands.count))", { for t in tables { _ = Segmenter.viterbi(logB: logB, frames: envelope.count, logp: t.logp, logE: t.logE) } }),
         ("cycle band log power (\(Segmenter.cycleBands.count) bands)", { _ = try segmenter.bandLogPower(spikeRemoved: z, frames: envelope.count) }),
     ]
-    print("segmenter stages on one recording (median of \(repeats), thread CPU):")
-    for (name, body) in stages {
-        try body()
-        var t: [Double] = []
-        for _ in 0..<repeats { t.append(try time(body)) }
-        print("   \(name.padding(toLength: 56, withPad: " ", startingAt: 0)) \(ms(median(t)))")
-    }
+    try printStages("segmenter", stages)
 }
 
 // 5. The whole assessment from the file, one core.
